@@ -1,0 +1,194 @@
+import { addressFromPublicKey, toHex } from '@self/crypto';
+import { decodeTrusted, encode } from './encoding.js';
+import { ChainError } from './errors.js';
+import type { ChainParams } from './params.js';
+import {
+  RISK_MAX_BPS,
+  colourChecker,
+  isDelayed,
+  splitRewards,
+  txRisk,
+  updateReputation,
+} from './poai/index.js';
+import type { ReferenceCandidate } from './consensus/chain-port.js';
+import { StateOverlay, type StateReader } from './state-view.js';
+import { StateKey } from './state-types.js';
+import type { Address, ColourTransition, CommitCertificate, SignedTransaction } from './types.js';
+import { getAccount, getValidator, putAccount, putValidator, reserveAddress } from './accounts.js';
+import { applyTransaction, releaseUnbonding } from './tx/index.js';
+
+/** Chain-wide records the block prologue and epilogue keep in state (committed by the state root). */
+export const EXEC_META = {
+  /** Committee of the height being executed: [address, public key][] in draw order. */
+  committee: StateKey.meta('committee'),
+  /** Fees collected by the parent block, paid out with the block reward in the next prologue. */
+  lastFees: StateKey.meta('last_fees'),
+  lastProposer: StateKey.meta('last_proposer'),
+} as const;
+
+export interface DecodedTx {
+  stx: SignedTransaction;
+  bytes: Uint8Array;
+  hash: Uint8Array;
+}
+
+export interface ExecInput {
+  height: number;
+  proposer: Address;
+  /** The committee of this height, recorded in state so the next block can reward and rate it. */
+  committee: Array<{ address: Address; publicKey: Uint8Array }>;
+  /** Signers of the parent's certificate (already verified by the caller). */
+  lastCommitSigners: Address[] | null;
+  txs: DecodedTx[];
+}
+
+export interface ExecResult {
+  overlay: StateOverlay;
+  included: DecodedTx[];
+  colours: ColourTransition[];
+  candidates: ReferenceCandidate[];
+  efficiency: number;
+  fees: number;
+  pointPrice: number;
+}
+
+export interface ExecContext {
+  chainId: string;
+  params: ChainParams;
+}
+
+/**
+ * Executes a block body over `base`. In 'build' mode a transaction that fails (or must wait,
+ * being risky) is left out; in 'check' mode it makes the whole block invalid, because an honest
+ * builder would never have included it.
+ */
+export function executeBlock(
+  base: StateReader,
+  input: ExecInput,
+  ctx: ExecContext,
+  mode: 'build' | 'check',
+  limits?: { maxTxs: number; maxBytes: number },
+): ExecResult {
+  const overlay = new StateOverlay(base);
+  prologue(overlay, input, ctx);
+  const included: DecodedTx[] = [];
+  const colours: ColourTransition[] = [];
+  const candidates: ReferenceCandidate[] = [];
+  let efficiency = 0;
+  let fees = 0;
+  let bytes = 0;
+  for (const item of input.txs) {
+    if (limits && (included.length >= limits.maxTxs || bytes + item.bytes.length > limits.maxBytes)) break;
+    const sender = addressFromPublicKey(item.stx.signer);
+    const account = getAccount(overlay, sender);
+    const tx = item.stx.tx;
+    const to = tx.kind === 'transfer' ? (tx.body as { to: Address }).to : null;
+    const amount = tx.kind === 'transfer' ? (tx.body as { amount: number }).amount : 0;
+    const risk = txRisk({
+      kind: tx.kind,
+      amount,
+      nonce: tx.nonce,
+      height: input.height,
+      stats: account.risk,
+      recipient: to ? getAccount(overlay, to).risk : null,
+      sender,
+    });
+    if (isDelayed(risk, account.risk, input.height)) {
+      if (mode === 'check') throw new ChainError('risk_delayed', `transaction ${toHex(item.hash)} must wait: risk ${risk}`);
+      continue;
+    }
+    const child = overlay.child();
+    let result: { fee: number; colour: ColourTransition };
+    try {
+      result = applyTransaction(child, item.stx, { height: input.height, txHash: item.hash, params: ctx.params, chainId: ctx.chainId });
+    } catch (err) {
+      if (mode === 'check' || !(err instanceof ChainError)) throw err;
+      continue;
+    }
+    child.mergeInto(overlay);
+    included.push(item);
+    colours.push(result.colour);
+    candidates.push({
+      hash: item.hash,
+      sender,
+      nonce: tx.nonce,
+      point_price: tx.point_price,
+      sender_last_height: account.risk.last_height,
+      risk,
+      bytes: item.bytes.length,
+    });
+    efficiency += RISK_MAX_BPS - risk;
+    fees += result.fee;
+    bytes += item.bytes.length;
+  }
+  overlay.set(EXEC_META.lastFees, encode(fees));
+  overlay.set(EXEC_META.lastProposer, encode(input.proposer));
+  return { overlay, included, colours, candidates, efficiency, fees, pointPrice: medianPrice(included) };
+}
+
+/** Pays the parent block's rewards, updates reputations, releases unbonded stake, records the committee. */
+function prologue(overlay: StateOverlay, input: ExecInput, ctx: ExecContext): void {
+  const previousCommittee = readCommittee(overlay);
+  if (input.lastCommitSigners && previousCommittee) {
+    const signers = new Set(input.lastCommitSigners);
+    const fees = readNumber(overlay, EXEC_META.lastFees);
+    const builder = readString(overlay, EXEC_META.lastProposer);
+    const total = fees + ctx.params.block_reward;
+    if (builder && total > 0) {
+      const addresses = previousCommittee.map((m) => m.address);
+      const rewards = splitRewards({
+        total,
+        builder,
+        voters: [...signers].sort(),
+        colourChecker: colourChecker(addresses, input.height - 1, [...signers]),
+        reserve: reserveAddress(),
+      });
+      for (const address of [...rewards.keys()].sort()) {
+        const amount = rewards.get(address)!;
+        if (amount === 0) continue;
+        const account = getAccount(overlay, address);
+        putAccount(overlay, { ...account, balance: account.balance + amount });
+      }
+    }
+    for (const member of previousCommittee) {
+      const v = getValidator(overlay, member.address);
+      if (!v || v.slashed) continue;
+      const signed = signers.has(member.address);
+      putValidator(overlay, {
+        ...v,
+        reputation: updateReputation(v.reputation, signed ? 'timely' : 'absent'),
+        last_signed_height: signed ? input.height - 1 : v.last_signed_height,
+      });
+    }
+  }
+  releaseUnbonding(overlay, input.height);
+  overlay.set(
+    EXEC_META.committee,
+    encode(input.committee.map((m) => [m.address, m.publicKey])),
+  );
+}
+
+export function readCommittee(reader: StateReader): Array<{ address: Address; publicKey: Uint8Array }> | null {
+  const bytes = reader.get(EXEC_META.committee);
+  if (!bytes) return null;
+  return (decodeTrusted(bytes) as Array<[Address, Uint8Array]>).map(([address, publicKey]) => ({ address, publicKey }));
+}
+
+function readNumber(reader: StateReader, key: string): number {
+  const bytes = reader.get(key);
+  return bytes ? (decodeTrusted(bytes) as number) : 0;
+}
+
+function readString(reader: StateReader, key: string): string | null {
+  const bytes = reader.get(key);
+  return bytes ? (decodeTrusted(bytes) as string) : null;
+}
+
+/** Lower median of the included transactions' point prices; 0 for an empty block. */
+export function medianPrice(txs: DecodedTx[]): number {
+  if (txs.length === 0) return 0;
+  const prices = txs.map((t) => t.stx.tx.point_price).sort((a, b) => a - b);
+  return prices[(prices.length - 1) >> 1]!;
+}
+
+export type { CommitCertificate };

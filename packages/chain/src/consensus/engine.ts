@@ -1,0 +1,677 @@
+import { addressFromPublicKey, equalBytes, fromHex, sha256, toHex, type SigningKey } from '@self/crypto';
+import { ChainError } from '../errors.js';
+import type { TimingProfile } from '../params.js';
+import { compareProposals, meetsReference } from '../poai/index.js';
+import type { Address, Block, CommitCertificate, SignedProposal, SignedVote, VoteType } from '../types.js';
+import type { BlockCheck, ChainPort, Committee } from './chain-port.js';
+import type { Clock } from './clock.js';
+import type { ConsensusTransport, WireMessage } from './transport.js';
+import { VoteSet, targetKey } from './vote-set.js';
+import * as wire from './wire.js';
+
+type Step = 'propose' | 'prevote' | 'precommit' | 'commit';
+
+/** Fault injection for the simulator's Byzantine validators. Never set in production. */
+export interface ByzantineBehaviour {
+  /** Sign two conflicting votes each step and send each to half of the peers. */
+  equivocate?: boolean;
+  /** Claim a higher efficiency than the block has. */
+  inflateEfficiency?: boolean;
+  /** Propose blocks with a wrong state root. */
+  invalidStateRoot?: boolean;
+  /** Send undecodable bytes as proposals and votes. */
+  garbage?: boolean;
+}
+
+export interface EngineEvents {
+  onCommit?(info: { height: number; round: number; hash: Uint8Array; block: Block; cert: CommitCertificate }): void;
+  /** Two conflicting votes from one validator: the node turns them into an `evidence` transaction. */
+  onEquivocation?(voteA: Uint8Array, voteB: Uint8Array, voter: Address): void;
+  /** A message was rejected; `reason` is a stable code (metrics count them by reason). */
+  onReject?(reason: string, from: string | null): void;
+  onRound?(height: number, round: number): void;
+}
+
+export interface EngineOptions {
+  key: SigningKey;
+  timing: TimingProfile;
+  /** Own messages of the current height are re-sent this often, so lost messages do not stall a round. */
+  rebroadcastMs?: number;
+  /** Most blocks served per sync response. */
+  syncBatch?: number;
+  byzantine?: ByzantineBehaviour;
+}
+
+export interface EngineModules {
+  chain: ChainPort;
+  transport: ConsensusTransport;
+  clock: Clock;
+  events?: EngineEvents;
+  /** Persists the lock and the votes signed at the current height, so a restart cannot double-sign. */
+  privState?: { load(): Uint8Array | undefined; save(bytes: Uint8Array): void };
+}
+
+interface KnownBlock {
+  block: Block;
+  hash: Uint8Array;
+  check?: BlockCheck;
+}
+
+interface RoundProposal {
+  hashHex: string;
+  polRound: number;
+}
+
+const MAX_FUTURE_MESSAGES = 4096;
+const MAX_PARKED_VOTES = 4096;
+
+/**
+ * Proof-of-AI BFT consensus for one node: Tendermint's locking rules (propose, prevote, precommit,
+ * lock on a polka, unlock only on a later polka) adapted to builder competition: every active
+ * builder proposes, and each validator prevotes for the most efficient valid proposal, ranking all
+ * of them. A block commits when more than two thirds of the committee precommit it in one round.
+ * See docs/protocol/consensus.md.
+ */
+export class ConsensusEngine {
+  readonly address: Address;
+  private readonly chain: ChainPort;
+  private readonly transport: ConsensusTransport;
+  private readonly clock: Clock;
+  private readonly events: EngineEvents;
+  private readonly privState: EngineModules['privState'];
+
+  private height = 0;
+  private round = 0;
+  private step: Step = 'propose';
+  private committee: Committee = { height: 0, members: [], quorum: 1 };
+  private members = new Map<Address, Uint8Array>();
+  private builders = new Set<Address>();
+  private blocks = new Map<string, KnownBlock>();
+  private proposals = new Map<number, Map<Address, RoundProposal>>();
+  private prevotes = new Map<number, VoteSet>();
+  private precommits = new Map<number, VoteSet>();
+  private locked: { hashHex: string; round: number } | null = null;
+  private valid: { hashHex: string; round: number } | null = null;
+  /** Votes this node signed at this height, by `${round}/${type}`: never sign a different one. */
+  private signed = new Map<string, Uint8Array[]>();
+  private ownProposal: Uint8Array | null = null;
+  private timers: Array<() => void> = [];
+  private rebroadcastTimer: (() => void) | null = null;
+  private future: Array<{ msg: WireMessage; from: string | null }> = [];
+  private parked = new Map<string, Array<{ bytes: Uint8Array; from: string | null }>>();
+  /** Digests of proposals and votes of this height already handled: re-sent copies cost nothing. */
+  private seen = new Set<string>();
+  private parkedCount = 0;
+  private lastCert: CommitCertificate | null = null;
+  private lastCommittee: Committee | null = null;
+  private lastSyncRequest = -Infinity;
+  private running = false;
+
+  constructor(
+    private readonly opts: EngineOptions,
+    modules: EngineModules,
+  ) {
+    this.chain = modules.chain;
+    this.transport = modules.transport;
+    this.clock = modules.clock;
+    this.events = modules.events ?? {};
+    this.privState = modules.privState;
+    this.address = addressFromPublicKey(opts.key.publicKey);
+  }
+
+  get status(): { height: number; round: number; step: Step; locked: boolean } {
+    return { height: this.height, round: this.round, step: this.step, locked: this.locked !== null };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    // After a restart the next proposal still needs the parent's certificate.
+    this.lastCert = this.chain.latestCertificate();
+    this.startHeight(this.chain.latestHeight() + 1);
+    const every = this.opts.rebroadcastMs ?? this.opts.timing.propose_ms;
+    const tick = (): void => {
+      if (!this.running) return;
+      this.rebroadcast();
+      this.rebroadcastTimer = this.clock.schedule(every, tick);
+    };
+    this.rebroadcastTimer = this.clock.schedule(every, tick);
+  }
+
+  stop(): void {
+    this.running = false;
+    this.clearTimers();
+    this.rebroadcastTimer?.();
+    this.rebroadcastTimer = null;
+  }
+
+  /** Entry point for every message from the network. Never throws for a peer's bad input. */
+  receive(msg: WireMessage, from: string | null): void {
+    if (!this.running) return;
+    try {
+      switch (msg.t) {
+        case 'proposal':
+        case 'vote': {
+          const id = toHex(sha256(msg.data));
+          if (this.seen.has(id)) return;
+          const settled = msg.t === 'proposal' ? this.onProposal(msg.data, from) : this.onVote(msg.data, from);
+          if (settled) this.seen.add(id);
+          break;
+        }
+        case 'status':
+          if (Number.isSafeInteger(msg.height) && msg.height > this.chain.latestHeight()) this.requestSync(from);
+          break;
+        case 'sync-req':
+          this.onSyncRequest(msg.from, from);
+          break;
+        case 'sync-res':
+          this.onSyncResponse(msg.blocks, from);
+          break;
+        case 'txs':
+          break;
+      }
+    } catch (err) {
+      this.reject(err instanceof ChainError ? err.code : 'internal', from);
+      if (!(err instanceof ChainError)) throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- heights and rounds
+
+  private startHeight(height: number): void {
+    this.clearTimers();
+    this.height = height;
+    this.round = 0;
+    this.step = 'propose';
+    this.committee = this.chain.nextCommittee();
+    this.members = new Map(this.committee.members.map((m) => [m.address, m.publicKey]));
+    this.builders = new Set(this.committee.members.map((m) => m.address).filter((a) => this.chain.isBuilder(a)));
+    this.blocks = new Map();
+    this.proposals = new Map();
+    this.prevotes = new Map();
+    this.precommits = new Map();
+    this.locked = null;
+    this.valid = null;
+    this.signed = new Map();
+    this.ownProposal = null;
+    this.parked.clear();
+    this.parkedCount = 0;
+    this.seen.clear();
+    this.restorePrivState();
+    const buffered = this.future;
+    this.future = [];
+    this.enterRound(this.round);
+    for (const { msg, from } of buffered) this.receive(msg, from);
+  }
+
+  private enterRound(round: number): void {
+    this.clearTimers();
+    this.round = round;
+    this.step = 'propose';
+    this.ownProposal = null;
+    this.events.onRound?.(this.height, round);
+    const t = this.opts.timing;
+    this.timers.push(
+      this.clock.schedule(t.propose_ms + round * t.propose_delta_ms, () => {
+        if (this.round === round && this.step === 'propose') this.doPrevote();
+      }),
+    );
+    if (this.builders.has(this.address)) this.propose();
+    this.evaluate();
+  }
+
+  private propose(): void {
+    let known: KnownBlock;
+    let polRound = -1;
+    const validBlock = this.valid ? this.blocks.get(this.valid.hashHex) : undefined;
+    if (this.valid && validBlock) {
+      known = validBlock;
+      polRound = this.valid.round;
+    } else {
+      const now = this.clock.now();
+      const built = this.chain.buildBlock({
+        proposer: this.address,
+        round: this.round,
+        timestamp: Math.max(now, this.chain.latestTimestamp() + 1),
+        lastCommit: this.lastCert,
+      });
+      known = wire.tamperBlock(built, this.opts.byzantine);
+    }
+    const signed = wire.signProposal({ v: 1, block: known.block, pol_round: polRound, round: this.round }, this.opts.key);
+    const bytes = wire.encodeProposal(signed);
+    this.ownProposal = bytes;
+    this.acceptProposal(signed, known.hash, null);
+    if (this.opts.byzantine?.garbage) this.transport.broadcast({ t: 'proposal', data: wire.garbage(bytes.length) });
+    this.transport.broadcast({ t: 'proposal', data: bytes });
+    if (polRound >= 0) this.sendProofOfLock();
+  }
+
+  /**
+   * A re-proposal is only prevoted by validators that saw its polka, so the prevotes that form it
+   * travel with it (and with every rebroadcast); otherwise validators locked on a block whose polka
+   * the others missed could stall the height forever.
+   */
+  private sendProofOfLock(): void {
+    if (!this.valid) return;
+    const votes = this.prevotes.get(this.valid.round)?.votesFor(this.valid.hashHex) ?? [];
+    for (const v of votes) this.transport.broadcast({ t: 'vote', data: v.bytes });
+  }
+
+  // ---------------------------------------------------------------- proposals
+
+  /** Returns true once the message is settled at this height (a re-sent copy can be skipped). */
+  private onProposal(bytes: Uint8Array, from: string | null): boolean {
+    const sp = wire.decodeProposal(bytes);
+    const header = sp.proposal.block.header;
+    if (header.chain_id !== this.chain.chainId) throw new ChainError('wrong_chain', 'proposal for another chain');
+    if (header.height > this.height) {
+      this.deferFuture({ t: 'proposal', data: bytes }, header.height, from);
+      return false;
+    }
+    if (header.height < this.height) return false;
+    const signer = addressFromPublicKey(sp.signer);
+    if (!this.builders.has(signer)) throw new ChainError('not_validator', 'proposal from a non-builder');
+    if (!wire.verifyProposal(sp)) throw new ChainError('bad_signature', 'proposal signature does not verify');
+    if (sp.proposal.pol_round >= sp.proposal.round) throw new ChainError('malformed', 'pol_round must be below round');
+    // Only bodies that match their header are kept, so a block hash names exactly one block.
+    if (!this.chain.bodyBinds(sp.proposal.block)) throw new ChainError('invalid_block', 'block body does not match its header');
+    this.acceptProposal(sp, wire.blockHash(sp.proposal.block), from);
+    return true;
+  }
+
+  private acceptProposal(sp: SignedProposal, hash: Uint8Array, from: string | null): void {
+    const { round, pol_round: polRound, block } = sp.proposal;
+    const signer = addressFromPublicKey(sp.signer);
+    const hashHex = toHex(hash);
+    let byBuilder = this.proposals.get(round);
+    if (!byBuilder) this.proposals.set(round, (byBuilder = new Map()));
+    const earlier = byBuilder.get(signer);
+    if (earlier) {
+      if (earlier.hashHex !== hashHex) this.reject('conflicting_proposal', from);
+      return;
+    }
+    byBuilder.set(signer, { hashHex, polRound });
+    const known = this.blocks.get(hashHex);
+    // A header can arrive with a body that differs only in a signature (a Byzantine relay): keep
+    // the first body unless it turned out invalid, so the honest copy can still win.
+    if (!known || (known.check && !known.check.ok && known.block !== block)) this.blocks.set(hashHex, { block, hash });
+    const waiting = this.parked.get(hashHex);
+    if (waiting) {
+      this.parked.delete(hashHex);
+      this.parkedCount -= waiting.length;
+      for (const v of waiting) this.receive({ t: 'vote', data: v.bytes }, v.from);
+    }
+    this.evaluate();
+  }
+
+  private checked(hashHex: string): BlockCheck | undefined {
+    const known = this.blocks.get(hashHex);
+    if (!known) return undefined;
+    if (!known.check) {
+      known.check = this.chain.checkBlock(known.block, this.clock.now());
+      if (!known.check.ok) this.reject(`invalid_block:${known.check.error.code}`, null);
+    }
+    return known.check;
+  }
+
+  private isValid(hashHex: string): boolean {
+    return this.checked(hashHex)?.ok === true;
+  }
+
+  // ---------------------------------------------------------------- prevote
+
+  private doPrevote(): void {
+    const proposals = [...(this.proposals.get(this.round)?.values() ?? [])];
+    const validHashes = [...new Set(proposals.map((p) => p.hashHex))].filter((h) => this.isValid(h));
+    const ranking = this.rank(validHashes);
+    let choice: string | null = null;
+
+    // A re-proposal backed by a polka from an earlier round takes precedence (Tendermint's rule).
+    const withPol = proposals
+      .filter((p) => p.polRound >= 0 && validHashes.includes(p.hashHex))
+      .filter((p) => (this.prevotes.get(p.polRound)?.count(p.hashHex) ?? 0) >= this.committee.quorum)
+      .sort((a, b) => b.polRound - a.polRound)[0];
+    if (withPol && (!this.locked || this.locked.round <= withPol.polRound || this.locked.hashHex === withPol.hashHex)) {
+      choice = withPol.hashHex;
+    } else if (this.locked) {
+      choice = validHashes.includes(this.locked.hashHex) ? this.locked.hashHex : null;
+    } else {
+      choice = ranking[0] ?? null;
+    }
+    // The step changes before the vote is cast: casting may complete a quorum and commit at once.
+    this.step = 'prevote';
+    const round = this.round;
+    const t = this.opts.timing;
+    this.timers.push(this.clock.schedule(t.prevote_ms + round * t.prevote_delta_ms, () => this.onPrevoteTimeout(round)));
+    this.castVote('prevote', choice, ranking);
+  }
+
+  /**
+   * Ranks valid proposals: those that reach the reference block's efficiency first, then by
+   * efficiency, proposer and hash (docs/protocol/consensus.md). The reference block is the
+   * 20/20/50/10 selection over the transactions that a majority of the valid proposals include,
+   * so a builder that leaves out what most builders saw falls behind every one that did not.
+   */
+  private rank(validHashes: string[]): string[] {
+    const checks = validHashes.map((h) => this.checked(h)).filter((c): c is BlockCheck & { ok: true } => !!c?.ok);
+    const seen = new Map<string, { cand: (typeof checks)[number]['candidates'][number]; count: number }>();
+    for (const c of checks) {
+      for (const cand of c.candidates) {
+        const key = toHex(cand.hash);
+        const entry = seen.get(key);
+        if (entry) entry.count++;
+        else seen.set(key, { cand, count: 1 });
+      }
+    }
+    const majority = [...seen.values()].filter((e) => e.count * 2 > checks.length).map((e) => e.cand);
+    const reference = this.chain.referenceEfficiency(majority);
+    return checks
+      .map((c) => ({
+        c,
+        meets: meetsReference(c.efficiency, reference),
+        header: this.blocks.get(toHex(c.hash))!.block.header,
+      }))
+      .sort(
+        (a, b) =>
+          Number(b.meets) - Number(a.meets) ||
+          compareProposals(
+            { efficiency: a.c.efficiency, proposer: a.header.proposer, block_hash: a.c.hash },
+            { efficiency: b.c.efficiency, proposer: b.header.proposer, block_hash: b.c.hash },
+          ),
+      )
+      .map((x) => toHex(x.c.hash));
+  }
+
+  private onPrevoteTimeout(round: number): void {
+    if (this.round === round && this.step === 'prevote') this.precommit(null);
+  }
+
+  // ---------------------------------------------------------------- precommit and commit
+
+  private precommit(hashHex: string | null): void {
+    this.step = 'precommit';
+    const round = this.round;
+    const t = this.opts.timing;
+    this.timers.push(
+      this.clock.schedule(t.precommit_ms + round * t.precommit_delta_ms, () => {
+        if (this.round === round && this.step !== 'commit') this.enterRound(round + 1);
+      }),
+    );
+    this.castVote('precommit', hashHex, []);
+  }
+
+  /** Re-checks every rule whose condition may have become true. */
+  private evaluate(): void {
+    if (this.step === 'commit') return;
+    // Commit: a quorum of precommits for a known valid block in any round.
+    for (const [round, set] of this.precommits) {
+      const target = set.quorumTarget();
+      if (target && target !== 'nil' && this.isValid(target)) return this.commit(round, target);
+    }
+    const r = this.round;
+    const prevotes = this.prevotes.get(r);
+    if (this.step === 'propose') {
+      const proposers = this.proposals.get(r)?.size ?? 0;
+      if (proposers >= this.builders.size && this.builders.size > 0) return this.doPrevote();
+    }
+    if (prevotes && this.step !== 'propose') {
+      const target = prevotes.quorumTarget();
+      if (target && target !== 'nil' && this.isValid(target)) {
+        if (!this.valid || this.valid.round < r) this.valid = { hashHex: target, round: r };
+        if (this.step === 'prevote') {
+          this.locked = { hashHex: target, round: r };
+          this.savePrivState();
+          return this.precommit(target);
+        }
+      } else if (target === 'nil' && this.step === 'prevote') {
+        return this.precommit(null);
+      }
+    }
+    // Round skip: f+1 committee members are already in a later round.
+    const f1 = this.committee.members.length - this.committee.quorum + 1;
+    for (const round of new Set([...this.prevotes.keys(), ...this.precommits.keys()])) {
+      if (round <= r) continue;
+      const voters = new Set<Address>();
+      for (const m of this.committee.members) {
+        if (this.prevotes.get(round)?.get(m.address) || this.precommits.get(round)?.get(m.address)) voters.add(m.address);
+      }
+      if (voters.size >= f1) return this.enterRound(round);
+    }
+  }
+
+  private commit(round: number, hashHex: string): void {
+    const known = this.blocks.get(hashHex)!;
+    const votes = this.precommits.get(round)!.votesFor(hashHex);
+    const cert: CommitCertificate = {
+      height: this.height,
+      round,
+      block_hash: known.hash,
+      votes: votes.map((v) => v.bytes),
+    };
+    this.step = 'commit';
+    this.clearTimers();
+    this.chain.commit(known.block, known.hash, cert);
+    this.lastCert = cert;
+    this.lastCommittee = this.committee;
+    this.events.onCommit?.({ height: this.height, round, hash: known.hash, block: known.block, cert });
+    const next = this.height + 1;
+    this.timers.push(this.clock.schedule(this.opts.timing.commit_ms, () => this.startHeight(next)));
+  }
+
+  // ---------------------------------------------------------------- votes
+
+  private castVote(type: VoteType, hashHex: string | null, ranking: string[]): void {
+    // Only committee members vote; a jailed validator or a full node follows the chain silently.
+    if (!this.members.has(this.address)) return;
+    const key = `${this.round}/${type}`;
+    const already = this.signed.get(key);
+    if (already) {
+      // Restarted mid-round: re-send what was signed before, never a different vote.
+      for (const bytes of already) {
+        this.transport.broadcast({ t: 'vote', data: bytes });
+        this.addVote(wire.decodeVote(bytes), bytes, null);
+      }
+      return;
+    }
+    const vote = {
+      v: 1 as const,
+      chain_id: this.chain.chainId,
+      height: this.height,
+      round: this.round,
+      type,
+      block_hash: hashHex ? fromHex(hashHex) : null,
+      ranking: type === 'prevote' ? ranking.map(fromHex) : [],
+    };
+    const sv = wire.signVote(vote, this.opts.key);
+    const bytes = wire.encodeVote(sv);
+    if (this.opts.byzantine?.equivocate) {
+      const other = [...this.blocks.keys()].find((h) => h !== hashHex) ?? null;
+      const twin = wire.encodeVote(
+        wire.signVote({ ...vote, block_hash: other ? fromHex(other) : hashHex ? null : new Uint8Array(32) }, this.opts.key),
+      );
+      this.signed.set(key, [bytes, twin]);
+      const peers = this.transport.peers();
+      peers.forEach((p, i) => this.transport.send(p, { t: 'vote', data: i % 2 === 0 ? bytes : twin }));
+      this.addVote(sv, bytes, null);
+      return;
+    }
+    this.signed.set(key, [bytes]);
+    this.savePrivState();
+    this.addVote(sv, bytes, null);
+    if (this.opts.byzantine?.garbage) this.transport.broadcast({ t: 'vote', data: wire.garbage(bytes.length) });
+    this.transport.broadcast({ t: 'vote', data: bytes });
+  }
+
+  private onVote(bytes: Uint8Array, from: string | null): boolean {
+    const sv = wire.decodeVote(bytes);
+    const v = sv.vote;
+    if (v.chain_id !== this.chain.chainId) throw new ChainError('wrong_chain', 'vote for another chain');
+    if (v.height === this.height - 1 && v.type === 'precommit') {
+      this.onLatePrecommit(sv, bytes);
+      return false;
+    }
+    if (v.height > this.height) {
+      this.deferFuture({ t: 'vote', data: bytes }, v.height, from);
+      return false;
+    }
+    if (v.height < this.height) return false;
+    if (v.round > this.round + 1000) throw new ChainError('malformed', 'vote round too far ahead');
+    const voter = addressFromPublicKey(sv.signer);
+    const key = this.members.get(voter);
+    if (!key || !equalBytes(key, sv.signer)) throw new ChainError('not_validator', 'vote from outside the committee');
+    const sets = v.type === 'prevote' ? this.prevotes : this.precommits;
+    let set = sets.get(v.round);
+    const previous = set?.get(voter);
+    if (previous) {
+      if (previous.target === targetKey(v.block_hash)) return true;
+      if (!this.chain.verifyVote(sv, bytes)) throw new ChainError('bad_signature', 'vote signature does not verify');
+      this.events.onEquivocation?.(previous.bytes, bytes, voter);
+      throw new ChainError('equivocation', `conflicting ${v.type}s from ${voter}`);
+    }
+    if (!this.chain.verifyVote(sv, bytes)) throw new ChainError('bad_signature', 'vote signature does not verify');
+    if (v.block_hash && !this.blocks.has(toHex(v.block_hash))) {
+      this.park(toHex(v.block_hash), bytes, from);
+      throw new ChainError('unknown_proposal', 'vote for a block this node has not seen');
+    }
+    if (!set) sets.set(v.round, (set = new VoteSet(this.committee.quorum)));
+    this.addVote(sv, bytes, from);
+    return true;
+  }
+
+  private addVote(sv: SignedVote, bytes: Uint8Array, _from: string | null): void {
+    const v = sv.vote;
+    const sets = v.type === 'prevote' ? this.prevotes : this.precommits;
+    let set = sets.get(v.round);
+    if (!set) sets.set(v.round, (set = new VoteSet(this.committee.quorum)));
+    const voter = addressFromPublicKey(sv.signer);
+    if (set.get(voter)) return;
+    set.add(voter, sv, bytes);
+    this.evaluate();
+  }
+
+  /** Precommits for the block just committed still arrive; more signers means more voters rewarded. */
+  private onLatePrecommit(sv: SignedVote, bytes: Uint8Array): void {
+    const cert = this.lastCert;
+    const committee = this.lastCommittee;
+    if (!cert || !committee || sv.vote.round !== cert.round || !sv.vote.block_hash) return;
+    if (!equalBytes(sv.vote.block_hash, cert.block_hash)) return;
+    const voter = addressFromPublicKey(sv.signer);
+    if (!committee.members.some((m) => m.address === voter && equalBytes(m.publicKey, sv.signer))) return;
+    const signers = new Set(cert.votes.map((b) => addressFromPublicKey(wire.decodeVote(b).signer)));
+    if (signers.has(voter) || !this.chain.verifyVote(sv, bytes)) return;
+    const votes = [...cert.votes, bytes].map((b) => ({ b, a: addressFromPublicKey(wire.decodeVote(b).signer) }));
+    votes.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
+    this.lastCert = { ...cert, votes: votes.map((x) => x.b) };
+  }
+
+  private park(hashHex: string, bytes: Uint8Array, from: string | null): void {
+    if (this.parkedCount >= MAX_PARKED_VOTES) return;
+    const list = this.parked.get(hashHex) ?? [];
+    list.push({ bytes, from });
+    this.parked.set(hashHex, list);
+    this.parkedCount++;
+  }
+
+  // ---------------------------------------------------------------- sync
+
+  private deferFuture(msg: WireMessage, height: number, from: string | null): void {
+    if (height === this.height + 1 && this.future.length < MAX_FUTURE_MESSAGES) this.future.push({ msg, from });
+    // Messages from a later height mean peers have committed blocks this node lacks.
+    if (height > this.height) this.requestSync(from);
+  }
+
+  private requestSync(from: string | null): void {
+    const now = this.clock.now();
+    if (now - this.lastSyncRequest < this.opts.timing.propose_ms) return;
+    this.lastSyncRequest = now;
+    const msg: WireMessage = { t: 'sync-req', from: this.chain.latestHeight() + 1 };
+    if (from) this.transport.send(from, msg);
+    else this.transport.broadcast(msg);
+  }
+
+  private onSyncRequest(fromHeight: number, peer: string | null): void {
+    if (!peer || !Number.isSafeInteger(fromHeight) || fromHeight < 1) return;
+    if (fromHeight > this.chain.latestHeight()) return;
+    const blocks = this.chain.blocksFrom(fromHeight, this.opts.syncBatch ?? 32);
+    if (blocks.length > 0) this.transport.send(peer, { t: 'sync-res', blocks });
+  }
+
+  private onSyncResponse(blocks: Array<{ block: Uint8Array; cert: Uint8Array }>, from: string | null): void {
+    let applied = 0;
+    for (const item of blocks) {
+      const block = wire.decodeBlock(item.block);
+      const cert = wire.decodeCert(item.cert);
+      const next = this.chain.latestHeight() + 1;
+      if (block.header.height < next) continue;
+      if (block.header.height > next) break;
+      const hash = wire.blockHash(block);
+      if (cert.height !== next || !equalBytes(cert.block_hash, hash)) {
+        throw new ChainError('invalid_certificate', `sync: certificate for ${cert.height} does not match block ${next}`);
+      }
+      const committee = this.chain.nextCommittee();
+      const certError = this.chain.verifyCertificate(cert, committee);
+      if (certError) throw certError;
+      const check = this.chain.checkBlock(block, this.clock.now());
+      if (!check.ok) throw check.error;
+      this.chain.commit(block, hash, cert);
+      this.lastCert = cert;
+      this.lastCommittee = committee;
+      this.events.onCommit?.({ height: next, round: cert.round, hash, block, cert });
+      applied++;
+    }
+    if (applied > 0) {
+      this.startHeight(this.chain.latestHeight() + 1);
+      if (blocks.length >= (this.opts.syncBatch ?? 32)) {
+        this.lastSyncRequest = -Infinity;
+        this.requestSync(from);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- housekeeping
+
+  private rebroadcast(): void {
+    this.transport.broadcast({ t: 'status', height: this.chain.latestHeight() });
+    if (this.step === 'commit') return;
+    if (this.ownProposal) this.transport.broadcast({ t: 'proposal', data: this.ownProposal });
+    for (const [key, list] of this.signed) {
+      const round = Number(key.split('/')[0]);
+      if (round < this.round - 1) continue;
+      for (const bytes of list) this.transport.broadcast({ t: 'vote', data: bytes });
+    }
+    this.sendProofOfLock();
+  }
+
+  private savePrivState(): void {
+    if (!this.privState) return;
+    this.privState.save(
+      wire.encodePrivState({
+        height: this.height,
+        round: this.round,
+        locked: this.locked,
+        valid: this.valid,
+        signed: [...this.signed.entries()].map(([k, v]) => [k, v]),
+      }),
+    );
+  }
+
+  private restorePrivState(): void {
+    const bytes = this.privState?.load();
+    if (!bytes) return;
+    const s = wire.decodePrivState(bytes);
+    if (!s || s.height !== this.height) return;
+    this.round = s.round;
+    this.locked = s.locked;
+    this.valid = s.valid;
+    this.signed = new Map(s.signed);
+  }
+
+  private reject(reason: string, from: string | null): void {
+    this.events.onReject?.(reason, from);
+  }
+
+  private clearTimers(): void {
+    for (const cancel of this.timers) cancel();
+    this.timers = [];
+  }
+}

@@ -1,0 +1,30 @@
+import { Command, CommanderError } from 'commander';
+import { registerKeys } from './commands/keys.js';
+import { registerUp } from './commands/up.js';
+import { CliError } from './errors.js';
+import './polyfills.js';
+
+const program = new Command();
+program
+  .name('self')
+  .description('SELF: a sovereign personal cloud. Runs a local SELF cloud and manages keys.')
+  .version('0.1.0')
+  .option('--json', 'machine-readable JSON output on every command')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerKeys(program);
+registerUp(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode);
+  }
+  if (err instanceof CliError) {
+    console.error(`self: ${err.message}`);
+    process.exit(err.exitCode);
+  }
+  throw err;
+}
