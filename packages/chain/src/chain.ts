@@ -14,7 +14,7 @@ import {
   txRisk,
 } from './poai/index.js';
 import { ChainStore } from './store.js';
-import type { Address, Block, CommitCertificate, SignedVote } from './types.js';
+import type { Address, Block, CommitCertificate, SignedTransaction, SignedVote } from './types.js';
 import { getAccount, listValidators } from './accounts.js';
 import {
   commitHash,
@@ -54,6 +54,7 @@ interface Pending {
 }
 
 const VERIFIED_CACHE_LIMIT = 200_000;
+const DECODED_CACHE_LIMIT = 50_000;
 
 /**
  * One node's view of SELF Chain: the committed blocks and state (SQLite), the Merkle state tree,
@@ -72,6 +73,8 @@ export class Chain implements ChainPort {
   private pending = new Map<string, Pending>();
   /** Digests of signed transactions and votes (signature included) already verified. */
   private verified = new Set<string>();
+  /** Decoded transactions by the digest of their signed bytes: proposals repeat the mempool's. */
+  private decodedTxs = new Map<string, { stx: SignedTransaction; hash: Uint8Array }>();
   private readonly maxDrift: number;
   private readonly now: () => number;
 
@@ -240,7 +243,7 @@ export class Chain implements ChainPort {
     const h = block.header;
     let hashes: Uint8Array[];
     try {
-      hashes = block.txs.map((bytes) => txHash(decodeSignedTransaction(bytes, this.genesis.params.max_tx_bytes)));
+      hashes = block.txs.map((bytes) => this.decodeTx(bytes).hash);
     } catch {
       return false;
     }
@@ -310,12 +313,10 @@ export class Chain implements ChainPort {
       signers = this.certSigners(cert);
     }
     const txs: DecodedTx[] = block.txs.map((bytes) => {
-      const stx = decodeSignedTransaction(bytes, params.max_tx_bytes);
-      const hash = txHash(stx);
-      const key = signedDigest(bytes);
-      if (!this.verified.has(key)) {
+      const { stx, hash, digest } = this.decodeTx(bytes);
+      if (!this.verified.has(digest)) {
         checkStateless(stx, { chainId: this.chainId, params, schemes: this.genesis.signature_schemes });
-        this.remember(key);
+        this.remember(digest);
       }
       return { stx, bytes, hash };
     });
@@ -444,9 +445,7 @@ export class Chain implements ChainPort {
    */
   submitTransaction(bytes: Uint8Array): { hash: Uint8Array } {
     const params = this.genesis.params;
-    const stx = decodeSignedTransaction(bytes, params.max_tx_bytes);
-    const hash = txHash(stx);
-    const key = signedDigest(bytes);
+    const { stx, hash, digest: key } = this.decodeTx(bytes);
     if (this.mempool.has(hash) || this.store.txLocation(hash)) throw new ChainError('duplicate', 'transaction already known');
     if (!this.verified.has(key)) {
       checkStateless(stx, { chainId: this.chainId, params, schemes: this.genesis.signature_schemes });
@@ -454,6 +453,18 @@ export class Chain implements ChainPort {
     }
     this.mempool.add(stx, bytes, hash, this.tree);
     return { hash };
+  }
+
+  /** Strict decode of a signed transaction, memoized by the digest of its bytes. */
+  private decodeTx(bytes: Uint8Array): { stx: SignedTransaction; hash: Uint8Array; digest: string } {
+    const digest = signedDigest(bytes);
+    const hit = this.decodedTxs.get(digest);
+    if (hit) return { ...hit, digest };
+    const stx = decodeSignedTransaction(bytes, this.genesis.params.max_tx_bytes);
+    const hash = txHash(stx);
+    if (this.decodedTxs.size >= DECODED_CACHE_LIMIT) this.decodedTxs.clear();
+    this.decodedTxs.set(digest, { stx, hash });
+    return { stx, hash, digest };
   }
 
   private remember(key: string): void {

@@ -42,7 +42,11 @@ export interface ChainParams {
   max_block_bytes: number;
   max_tx_bytes: number;
   min_point_price: number;
-  /** The point price the network aims for; the reference block's average band centres on it. */
+  /**
+   * The point price the network aims for. Genesis records it for wallets (a suggested price) and
+   * for the fee-market work to come; the 20/20/50/10 selection centres its average band on the
+   * candidates' own mean price instead (docs/protocol/poai.md §3), so it is not consensus-critical yet.
+   */
   point_price_target: number;
   /** Minimum stake to be an active validator (builder and voter). */
   min_bond: number;

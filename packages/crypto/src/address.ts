@@ -10,8 +10,19 @@ export const DID_PREFIX = 'did:self:';
 
 /** `self1…`: bech32m of the first 20 bytes of SHA3-256 over the encoded account public key. */
 export function addressFromPublicKey(encodedPublicKey: Uint8Array): string {
-  return encodeAddress(sha3_256(encodedPublicKey).subarray(0, ADDRESS_BYTES));
+  // Nodes derive the same few thousand addresses (validators, active accounts) over and over.
+  const id = Buffer.from(encodedPublicKey.buffer, encodedPublicKey.byteOffset, encodedPublicKey.byteLength).toString('latin1');
+  let address = addressCache.get(id);
+  if (address === undefined) {
+    address = encodeAddress(sha3_256(encodedPublicKey).subarray(0, ADDRESS_BYTES));
+    if (addressCache.size >= ADDRESS_CACHE_LIMIT) addressCache.clear();
+    addressCache.set(id, address);
+  }
+  return address;
 }
+
+const addressCache = new Map<string, string>();
+const ADDRESS_CACHE_LIMIT = 20_000;
 
 export function encodeAddress(bytes: Uint8Array): string {
   if (bytes.length !== ADDRESS_BYTES)

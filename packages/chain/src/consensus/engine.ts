@@ -54,6 +54,8 @@ export interface EngineModules {
 interface KnownBlock {
   block: Block;
   hash: Uint8Array;
+  /** Peer the block came from (null: built here), so a bad block is charged to its sender. */
+  from: string | null;
   check?: BlockCheck;
 }
 
@@ -64,6 +66,8 @@ interface RoundProposal {
 
 const MAX_FUTURE_MESSAGES = 4096;
 const MAX_PARKED_VOTES = 4096;
+/** Messages for rounds further ahead are rejected: no honest validator gets there before timeouts would take it. */
+const MAX_ROUNDS_AHEAD = 1000;
 
 /**
  * Proof-of-AI BFT consensus for one node: Tendermint's locking rules (propose, prevote, precommit,
@@ -152,10 +156,16 @@ export class ConsensusEngine {
       switch (msg.t) {
         case 'proposal':
         case 'vote': {
-          const id = toHex(sha256(msg.data));
+          const id = `${msg.t}:${toHex(sha256(msg.data))}`;
           if (this.seen.has(id)) return;
-          const settled = msg.t === 'proposal' ? this.onProposal(msg.data, from) : this.onVote(msg.data, from);
-          if (settled) this.seen.add(id);
+          try {
+            const settled = msg.t === 'proposal' ? this.onProposal(msg.data, from) : this.onVote(msg.data, from);
+            if (settled) this.seen.add(id);
+          } catch (err) {
+            // Rejected for good at this height: a re-sent copy is dropped without a second report.
+            if (err instanceof ChainError && err.code !== 'unknown_proposal') this.seen.add(id);
+            throw err;
+          }
           break;
         }
         case 'status':
@@ -235,7 +245,7 @@ export class ConsensusEngine {
         timestamp: Math.max(now, this.chain.latestTimestamp() + 1),
         lastCommit: this.lastCert,
       });
-      known = wire.tamperBlock(built, this.opts.byzantine);
+      known = { ...wire.tamperBlock(built, this.opts.byzantine), from: null };
     }
     const signed = wire.signProposal({ v: 1, block: known.block, pol_round: polRound, round: this.round }, this.opts.key);
     const bytes = wire.encodeProposal(signed);
@@ -273,6 +283,7 @@ export class ConsensusEngine {
     if (!this.builders.has(signer)) throw new ChainError('not_validator', 'proposal from a non-builder');
     if (!wire.verifyProposal(sp)) throw new ChainError('bad_signature', 'proposal signature does not verify');
     if (sp.proposal.pol_round >= sp.proposal.round) throw new ChainError('malformed', 'pol_round must be below round');
+    if (sp.proposal.round > this.round + MAX_ROUNDS_AHEAD) throw new ChainError('malformed', 'proposal round too far ahead');
     // Only bodies that match their header are kept, so a block hash names exactly one block.
     if (!this.chain.bodyBinds(sp.proposal.block)) throw new ChainError('invalid_block', 'block body does not match its header');
     this.acceptProposal(sp, wire.blockHash(sp.proposal.block), from);
@@ -294,7 +305,7 @@ export class ConsensusEngine {
     const known = this.blocks.get(hashHex);
     // A header can arrive with a body that differs only in a signature (a Byzantine relay): keep
     // the first body unless it turned out invalid, so the honest copy can still win.
-    if (!known || (known.check && !known.check.ok && known.block !== block)) this.blocks.set(hashHex, { block, hash });
+    if (!known || (known.check && !known.check.ok && known.block !== block)) this.blocks.set(hashHex, { block, hash, from });
     const waiting = this.parked.get(hashHex);
     if (waiting) {
       this.parked.delete(hashHex);
@@ -309,7 +320,7 @@ export class ConsensusEngine {
     if (!known) return undefined;
     if (!known.check) {
       known.check = this.chain.checkBlock(known.block, this.clock.now());
-      if (!known.check.ok) this.reject(`invalid_block:${known.check.error.code}`, null);
+      if (!known.check.ok) this.reject(`invalid_block:${known.check.error.code}`, known.from);
     }
     return known.check;
   }
@@ -515,7 +526,7 @@ export class ConsensusEngine {
       return false;
     }
     if (v.height < this.height) return false;
-    if (v.round > this.round + 1000) throw new ChainError('malformed', 'vote round too far ahead');
+    if (v.round > this.round + MAX_ROUNDS_AHEAD) throw new ChainError('malformed', 'vote round too far ahead');
     const voter = addressFromPublicKey(sv.signer);
     const key = this.members.get(voter);
     if (!key || !equalBytes(key, sv.signer)) throw new ChainError('not_validator', 'vote from outside the committee');
@@ -567,6 +578,7 @@ export class ConsensusEngine {
   private park(hashHex: string, bytes: Uint8Array, from: string | null): void {
     if (this.parkedCount >= MAX_PARKED_VOTES) return;
     const list = this.parked.get(hashHex) ?? [];
+    if (list.some((p) => equalBytes(p.bytes, bytes))) return;
     list.push({ bytes, from });
     this.parked.set(hashHex, list);
     this.parkedCount++;
@@ -576,7 +588,9 @@ export class ConsensusEngine {
 
   private deferFuture(msg: WireMessage, height: number, from: string | null): void {
     if (height === this.height + 1 && this.future.length < MAX_FUTURE_MESSAGES) this.future.push({ msg, from });
-    // Messages from a later height mean peers have committed blocks this node lacks.
+    // Messages from a later height mean peers have committed blocks this node lacks — unless this
+    // node has just committed too and is in its commit pause.
+    if (height === this.height + 1 && this.step === 'commit') return;
     if (height > this.height) this.requestSync(from);
   }
 
