@@ -36,6 +36,52 @@ export function bestRate(
   return best;
 }
 
+/**
+ * Best rate of each step, their slices interleaved (slice 1 of every step, then slice 2…): a slow
+ * spell on a shared machine then hits every figure alike, and ratios between them stay meaningful.
+ */
+export function bestRates<K extends string>(
+  steps: Record<K, { step: () => unknown; warmup?: number }>,
+  opts: { slices?: number; sliceMs?: number } = {},
+): Record<K, number> {
+  const names = Object.keys(steps) as K[];
+  const out = {} as Record<K, number>;
+  for (const name of names) {
+    const { step, warmup = 3 } = steps[name];
+    for (let i = 0; i < warmup; i++) step();
+    out[name] = 0;
+  }
+  for (let i = 0; i < (opts.slices ?? SLICES); i++) {
+    for (const name of names) out[name] = Math.max(out[name], sliceRate(steps[name].step, opts.sliceMs));
+  }
+  return out;
+}
+
+/**
+ * Milliseconds of each call of each function, interleaved run by run (see bestRates), after
+ * `warmup` untimed calls of each.
+ */
+export function timeRunsInterleaved<K extends string>(
+  fns: Record<K, () => unknown>,
+  runs: number = SLICES,
+  warmup = 1,
+): Record<K, number[]> {
+  const names = Object.keys(fns) as K[];
+  const out = {} as Record<K, number[]>;
+  for (const name of names) {
+    for (let i = 0; i < warmup; i++) fns[name]();
+    out[name] = [];
+  }
+  for (let r = 0; r < runs; r++) {
+    for (const name of names) {
+      const t0 = performance.now();
+      fns[name]();
+      out[name].push(performance.now() - t0);
+    }
+  }
+  return out;
+}
+
 /** Milliseconds of each of `runs` calls of `fn` (after `warmup` untimed calls). */
 export function timeRuns(fn: () => unknown, runs: number = SLICES, warmup = 1): number[] {
   for (let i = 0; i < warmup; i++) fn();

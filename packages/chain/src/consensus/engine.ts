@@ -531,21 +531,21 @@ export class ConsensusEngine {
     const key = this.members.get(voter);
     if (!key || !equalBytes(key, sv.signer)) throw new ChainError('not_validator', 'vote from outside the committee');
     const sets = v.type === 'prevote' ? this.prevotes : this.precommits;
-    let set = sets.get(v.round);
-    const previous = set?.get(voter);
-    if (previous) {
-      if (previous.target === targetKey(v.block_hash)) return true;
-      if (!this.chain.verifyVote(sv, bytes)) throw new ChainError('bad_signature', 'vote signature does not verify');
-      this.events.onEquivocation?.(previous.bytes, bytes, voter);
-      throw new ChainError('equivocation', `conflicting ${v.type}s from ${voter}`);
-    }
+    const set = sets.get(v.round);
+    const target = targetKey(v.block_hash);
+    if (set?.has(voter, target)) return true;
     if (!this.chain.verifyVote(sv, bytes)) throw new ChainError('bad_signature', 'vote signature does not verify');
-    if (v.block_hash && !this.blocks.has(toHex(v.block_hash))) {
-      this.park(toHex(v.block_hash), bytes, from);
+    if (v.block_hash && !this.blocks.has(target)) {
+      this.park(target, bytes, from);
       throw new ChainError('unknown_proposal', 'vote for a block this node has not seen');
     }
-    if (!set) sets.set(v.round, (set = new VoteSet(this.committee.quorum)));
+    const previous = set?.get(voter);
     this.addVote(sv, bytes, from);
+    if (previous && previous.target !== target) {
+      // Counted toward its own target (see VoteSet), reported, and turned into evidence.
+      this.events.onEquivocation?.(previous.bytes, bytes, voter);
+      this.reject('equivocation', from);
+    }
     return true;
   }
 
@@ -555,7 +555,7 @@ export class ConsensusEngine {
     let set = sets.get(v.round);
     if (!set) sets.set(v.round, (set = new VoteSet(this.committee.quorum)));
     const voter = addressFromPublicKey(sv.signer);
-    if (set.get(voter)) return;
+    if (set.has(voter, targetKey(v.block_hash))) return;
     set.add(voter, sv, bytes);
     this.evaluate();
   }

@@ -25,7 +25,8 @@ options:
   --byzantine N    Byzantine validators (default 0)
   --partitions N   network partitions during the fault phase (default 0)
   --tx-rate N      client transfers per simulated second (default 20)
-  --sig S          validator signatures: hybrid (default) or ed25519
+  --sig S          validator signatures: ed25519 (default: fast, the subject here is consensus)
+                   or hybrid (Ed25519 + ML-DSA-65, as on the real chain)
   --data DIR       keep the validators' SQLite files here (default: a temp dir, removed after)
   --quiet          no progress lines
   -h, --help       this help
@@ -84,7 +85,7 @@ const delay = (args.delay ?? '5-60').split('-').map(Number);
 if (delay.length !== 2 || !delay.every((d) => Number.isInteger(d) && d >= 0) || delay[0]! > delay[1]!) {
   fail('--delay must look like 5-60 (milliseconds)');
 }
-const sig = args.sig ?? 'hybrid';
+const sig = args.sig ?? 'ed25519';
 if (sig !== 'hybrid' && sig !== 'ed25519') fail('--sig must be hybrid or ed25519');
 const dataDir = args.data ?? mkdtempSync(join(tmpdir(), 'self-sim-'));
 

@@ -86,6 +86,17 @@ describe('deterministic network simulator', () => {
     expect(r.equivocators_slashed).toBe(1);
   });
 
+  it('stays live with f = 3 equivocating Byzantine validators out of 10 (seed 106 once stalled)', () => {
+    const r = simulate({ validators: 10, heights: 12, seed: 106, drop: 0.05, byzantine: 3 });
+    expectSafeAndLive(r, 12);
+    expect(r.equivocators_slashed).toBe(3);
+  });
+
+  it('runs with post-quantum hybrid validator signatures, as on the real chain', () => {
+    const r = simulate({ heights: 8, seed: 4, drop: 0.05, scheme: 'hybrid-ed25519-ml-dsa-65' });
+    expectSafeAndLive(r, 8);
+  });
+
   it('stays safe (no fork) even when faults exceed f', () => {
     const r = simulate({ validators: 4, heights: 10, seed: 2, byzantine: 1, crash: 1, drop: 0.1, maxSimMs: 60_000 });
     expect(r.faults_within_f).toBe(false);
