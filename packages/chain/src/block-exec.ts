@@ -94,13 +94,19 @@ export function executeBlock(
       sender,
     });
     if (isDelayed(risk, account.risk, input.height)) {
-      if (mode === 'check') throw new ChainError('risk_delayed', `transaction ${toHex(item.hash)} must wait: risk ${risk}`);
+      if (mode === 'check')
+        throw new ChainError('risk_delayed', `transaction ${toHex(item.hash)} must wait: risk ${risk}`);
       continue;
     }
     const child = overlay.child();
     let result: { fee: number; colour: ColourTransition };
     try {
-      result = applyTransaction(child, item.stx, { height: input.height, txHash: item.hash, params: ctx.params, chainId: ctx.chainId });
+      result = applyTransaction(child, item.stx, {
+        height: input.height,
+        txHash: item.hash,
+        params: ctx.params,
+        chainId: ctx.chainId,
+      });
     } catch (err) {
       if (mode === 'check' || !(err instanceof ChainError)) throw err;
       continue;
@@ -162,16 +168,18 @@ function prologue(overlay: StateOverlay, input: ExecInput, ctx: ExecContext): vo
     }
   }
   releaseUnbonding(overlay, input.height);
-  overlay.set(
-    EXEC_META.committee,
-    encode(input.committee.map((m) => [m.address, m.publicKey])),
-  );
+  overlay.set(EXEC_META.committee, encode(input.committee.map((m) => [m.address, m.publicKey])));
 }
 
-export function readCommittee(reader: StateReader): Array<{ address: Address; publicKey: Uint8Array }> | null {
+export function readCommittee(
+  reader: StateReader,
+): Array<{ address: Address; publicKey: Uint8Array }> | null {
   const bytes = reader.get(EXEC_META.committee);
   if (!bytes) return null;
-  return (decodeTrusted(bytes) as Array<[Address, Uint8Array]>).map(([address, publicKey]) => ({ address, publicKey }));
+  return (decodeTrusted(bytes) as Array<[Address, Uint8Array]>).map(([address, publicKey]) => ({
+    address,
+    publicKey,
+  }));
 }
 
 function readNumber(reader: StateReader, key: string): number {

@@ -101,7 +101,11 @@ export class Chain implements ChainPort {
     validateGenesis(opts.genesis);
     const store = ChainStore.open(opts.path, opts.store ?? {});
     const hash = genesisHash(opts.genesis);
-    store.initGenesis({ chainId: opts.genesis.chain_id, genesisHash: hash, changes: genesisChanges(opts.genesis) });
+    store.initGenesis({
+      chainId: opts.genesis.chain_id,
+      genesisHash: hash,
+      changes: genesisChanges(opts.genesis),
+    });
     return new Chain(opts, store);
   }
 
@@ -133,7 +137,10 @@ export class Chain implements ChainPort {
 
   nextCommittee(): Committee {
     if (this.committeeCache && this.committeeCache.height === this.tip.height + 1) return this.committeeCache;
-    const validators = listValidators(this.tree, { height: this.tip.height + 1, params: this.genesis.params });
+    const validators = listValidators(this.tree, {
+      height: this.tip.height + 1,
+      params: this.genesis.params,
+    });
     const drawn = drawCommittee({
       validators: validators.map((v) => ({ address: v.address, bonded: v.bonded, reputation: v.reputation })),
       prevHash: this.tip.hash,
@@ -197,7 +204,13 @@ export class Chain implements ChainPort {
       last_commit: opts.lastCommit,
     };
     const hash = headerHash(block.header);
-    const check: BlockCheck = { ok: true, hash, efficiency: exec.efficiency, risks: riskMap(exec.candidates), candidates: exec.candidates };
+    const check: BlockCheck = {
+      ok: true,
+      hash,
+      efficiency: exec.efficiency,
+      risks: riskMap(exec.candidates),
+      candidates: exec.candidates,
+    };
     this.pending.set(toHex(hash), { block, hash, check, exec, tree });
     return { block, hash };
   }
@@ -207,7 +220,10 @@ export class Chain implements ChainPort {
     const params = this.genesis.params;
     const byHash = new Map(txs.map((t) => [toHex(t.hash), t]));
     const candidates = txs.map((t) => this.candidateOf(t, height));
-    const selected = selectReference(candidates, { max_txs: params.max_block_txs, max_bytes: params.max_block_bytes - 64 * 1024 });
+    const selected = selectReference(candidates, {
+      max_txs: params.max_block_txs,
+      max_bytes: params.max_block_bytes - 64 * 1024,
+    });
     return selected.map((c) => byHash.get(toHex(c.hash))!);
   }
 
@@ -265,14 +281,26 @@ export class Chain implements ChainPort {
     let tree: StateTree | undefined;
     try {
       ({ exec, tree } = this.validate(block, now));
-      check = { ok: true, hash, efficiency: exec.efficiency, risks: riskMap(exec.candidates), candidates: exec.candidates };
+      check = {
+        ok: true,
+        hash,
+        efficiency: exec.efficiency,
+        risks: riskMap(exec.candidates),
+        candidates: exec.candidates,
+      };
     } catch (err) {
       if (!(err instanceof ChainError)) throw err;
       check = { ok: false, hash, error: err };
     }
     // Keep the first verdict for a header unless a later body is the valid one.
     if (!cached || (!cached.check.ok && check.ok)) {
-      this.pending.set(toHex(hash), { block, hash, check, ...(exec ? { exec } : {}), ...(tree ? { tree } : {}) });
+      this.pending.set(toHex(hash), {
+        block,
+        hash,
+        check,
+        ...(exec ? { exec } : {}),
+        ...(tree ? { tree } : {}),
+      });
     }
     return check;
   }
@@ -284,7 +312,8 @@ export class Chain implements ChainPort {
       throw new ChainError(code, message);
     };
     if (h.chain_id !== this.chainId) fail('wrong_chain', `block for chain ${h.chain_id}`);
-    if (h.height !== this.tip.height + 1) fail('invalid_block', `expected height ${this.tip.height + 1}, got ${h.height}`);
+    if (h.height !== this.tip.height + 1)
+      fail('invalid_block', `expected height ${this.tip.height + 1}, got ${h.height}`);
     if (!equalBytes(h.prev_hash, this.tip.hash)) fail('invalid_block', 'prev_hash is not the latest block');
     if (h.timestamp <= this.tip.timestamp) fail('invalid_block', 'timestamp not after the parent');
     if (h.timestamp > now + this.maxDrift) fail('invalid_block', 'timestamp too far in the future');
@@ -292,7 +321,8 @@ export class Chain implements ChainPort {
     if (block.txs.length > params.max_block_txs) fail('oversized', 'too many transactions');
     const size = block.txs.reduce((n, t) => n + t.length, 0);
     if (size > params.max_block_bytes) fail('oversized', 'block too large');
-    if (!equalBytes(h.last_commit_hash, commitHash(block.last_commit))) fail('invalid_block', 'last_commit_hash mismatch');
+    if (!equalBytes(h.last_commit_hash, commitHash(block.last_commit)))
+      fail('invalid_block', 'last_commit_hash mismatch');
     let signers: Address[] | null = null;
     if (h.height === 1) {
       if (block.last_commit !== null) fail('invalid_block', 'block 1 has no parent certificate');
@@ -315,7 +345,11 @@ export class Chain implements ChainPort {
     const txs: DecodedTx[] = block.txs.map((bytes) => {
       const { stx, hash, digest } = this.decodeTx(bytes);
       if (!this.verified.has(digest)) {
-        checkStateless(stx, { chainId: this.chainId, params, schemes: this.genesis.signature_schemes });
+        checkStateless(
+          stx,
+          { chainId: this.chainId, params, schemes: this.genesis.signature_schemes },
+          { bytes, hash },
+        );
         this.remember(digest);
       }
       return { stx, bytes, hash };
@@ -328,7 +362,13 @@ export class Chain implements ChainPort {
     }
     const exec = executeBlock(
       this.tree,
-      { height: h.height, proposer: h.proposer, committee: this.nextCommittee().members, lastCommitSigners: signers, txs },
+      {
+        height: h.height,
+        proposer: h.proposer,
+        committee: this.nextCommittee().members,
+        lastCommitSigners: signers,
+        txs,
+      },
       { chainId: this.chainId, params },
       'check',
     );
@@ -347,7 +387,10 @@ export class Chain implements ChainPort {
 
   referenceEfficiency(candidates: ReferenceCandidate[]): number {
     const params = this.genesis.params;
-    const selected = selectReference(candidates, { max_txs: params.max_block_txs, max_bytes: params.max_block_bytes - 64 * 1024 });
+    const selected = selectReference(candidates, {
+      max_txs: params.max_block_txs,
+      max_bytes: params.max_block_bytes - 64 * 1024,
+    });
     return selected.reduce((sum, c) => sum + (RISK_MAX_BPS - c.risk), 0);
   }
 
@@ -363,7 +406,8 @@ export class Chain implements ChainPort {
       }
       const v = sv.vote;
       const voter = addressFromPublicKey(sv.signer);
-      if (voter <= previous) return new ChainError('invalid_certificate', 'votes not sorted by unique signer');
+      if (voter <= previous)
+        return new ChainError('invalid_certificate', 'votes not sorted by unique signer');
       previous = voter;
       const key = keys.get(voter);
       if (!key || !equalBytes(key, sv.signer)) {
@@ -382,7 +426,10 @@ export class Chain implements ChainPort {
       if (!this.verifyVote(sv, bytes)) return new ChainError('bad_signature', 'certificate vote signature');
     }
     if (cert.votes.length < committee.quorum) {
-      return new ChainError('invalid_certificate', `${cert.votes.length} votes, quorum is ${committee.quorum}`);
+      return new ChainError(
+        'invalid_certificate',
+        `${cert.votes.length} votes, quorum is ${committee.quorum}`,
+      );
     }
     return null;
   }
@@ -446,9 +493,14 @@ export class Chain implements ChainPort {
   submitTransaction(bytes: Uint8Array): { hash: Uint8Array } {
     const params = this.genesis.params;
     const { stx, hash, digest: key } = this.decodeTx(bytes);
-    if (this.mempool.has(hash) || this.store.txLocation(hash)) throw new ChainError('duplicate', 'transaction already known');
+    if (this.mempool.has(hash) || this.store.txLocation(hash))
+      throw new ChainError('duplicate', 'transaction already known');
     if (!this.verified.has(key)) {
-      checkStateless(stx, { chainId: this.chainId, params, schemes: this.genesis.signature_schemes });
+      checkStateless(
+        stx,
+        { chainId: this.chainId, params, schemes: this.genesis.signature_schemes },
+        { bytes, hash },
+      );
       this.remember(key);
     }
     this.mempool.add(stx, bytes, hash, this.tree);

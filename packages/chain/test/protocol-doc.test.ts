@@ -5,6 +5,8 @@ import { docVector } from '../../../scripts/doc-vectors.js';
 
 describe('docs/protocol.md pins the code', () => {
   it('hash domains', () => expect(docVector('docs/protocol.md', 'hash-domains')).toEqual(DOMAIN));
-  it('default parameters', () => expect(docVector('docs/protocol.md', 'default-params')).toEqual(DEFAULT_PARAMS));
-  it('timing profiles', () => expect(docVector('docs/protocol.md', 'timing-profiles')).toEqual(TIMING_PROFILES));
+  it('default parameters', () =>
+    expect(docVector('docs/protocol.md', 'default-params')).toEqual(DEFAULT_PARAMS));
+  it('timing profiles', () =>
+    expect(docVector('docs/protocol.md', 'timing-profiles')).toEqual(TIMING_PROFILES));
 });

@@ -11,7 +11,11 @@ export const DID_PREFIX = 'did:self:';
 /** `self1…`: bech32m of the first 20 bytes of SHA3-256 over the encoded account public key. */
 export function addressFromPublicKey(encodedPublicKey: Uint8Array): string {
   // Nodes derive the same few thousand addresses (validators, active accounts) over and over.
-  const id = Buffer.from(encodedPublicKey.buffer, encodedPublicKey.byteOffset, encodedPublicKey.byteLength).toString('latin1');
+  const id = Buffer.from(
+    encodedPublicKey.buffer,
+    encodedPublicKey.byteOffset,
+    encodedPublicKey.byteLength,
+  ).toString('latin1');
   let address = addressCache.get(id);
   if (address === undefined) {
     address = encodeAddress(sha3_256(encodedPublicKey).subarray(0, ADDRESS_BYTES));

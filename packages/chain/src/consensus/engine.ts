@@ -24,7 +24,13 @@ export interface ByzantineBehaviour {
 }
 
 export interface EngineEvents {
-  onCommit?(info: { height: number; round: number; hash: Uint8Array; block: Block; cert: CommitCertificate }): void;
+  onCommit?(info: {
+    height: number;
+    round: number;
+    hash: Uint8Array;
+    block: Block;
+    cert: CommitCertificate;
+  }): void;
   /** Two conflicting votes from one validator: the node turns them into an `evidence` transaction. */
   onEquivocation?(voteA: Uint8Array, voteB: Uint8Array, voter: Address): void;
   /** A message was rejected; `reason` is a stable code (metrics count them by reason). */
@@ -159,7 +165,8 @@ export class ConsensusEngine {
           const id = `${msg.t}:${toHex(sha256(msg.data))}`;
           if (this.seen.has(id)) return;
           try {
-            const settled = msg.t === 'proposal' ? this.onProposal(msg.data, from) : this.onVote(msg.data, from);
+            const settled =
+              msg.t === 'proposal' ? this.onProposal(msg.data, from) : this.onVote(msg.data, from);
             if (settled) this.seen.add(id);
           } catch (err) {
             // Rejected for good at this height: a re-sent copy is dropped without a second report.
@@ -169,7 +176,8 @@ export class ConsensusEngine {
           break;
         }
         case 'status':
-          if (Number.isSafeInteger(msg.height) && msg.height > this.chain.latestHeight()) this.requestSync(from);
+          if (Number.isSafeInteger(msg.height) && msg.height > this.chain.latestHeight())
+            this.requestSync(from);
           break;
         case 'sync-req':
           this.onSyncRequest(msg.from, from);
@@ -195,7 +203,9 @@ export class ConsensusEngine {
     this.step = 'propose';
     this.committee = this.chain.nextCommittee();
     this.members = new Map(this.committee.members.map((m) => [m.address, m.publicKey]));
-    this.builders = new Set(this.committee.members.map((m) => m.address).filter((a) => this.chain.isBuilder(a)));
+    this.builders = new Set(
+      this.committee.members.map((m) => m.address).filter((a) => this.chain.isBuilder(a)),
+    );
     this.blocks = new Map();
     this.proposals = new Map();
     this.prevotes = new Map();
@@ -247,11 +257,15 @@ export class ConsensusEngine {
       });
       known = { ...wire.tamperBlock(built, this.opts.byzantine), from: null };
     }
-    const signed = wire.signProposal({ v: 1, block: known.block, pol_round: polRound, round: this.round }, this.opts.key);
+    const signed = wire.signProposal(
+      { v: 1, block: known.block, pol_round: polRound, round: this.round },
+      this.opts.key,
+    );
     const bytes = wire.encodeProposal(signed);
     this.ownProposal = bytes;
     this.acceptProposal(signed, known.hash, null);
-    if (this.opts.byzantine?.garbage) this.transport.broadcast({ t: 'proposal', data: wire.garbage(bytes.length) });
+    if (this.opts.byzantine?.garbage)
+      this.transport.broadcast({ t: 'proposal', data: wire.garbage(bytes.length) });
     this.transport.broadcast({ t: 'proposal', data: bytes });
     if (polRound >= 0) this.sendProofOfLock();
   }
@@ -273,7 +287,8 @@ export class ConsensusEngine {
   private onProposal(bytes: Uint8Array, from: string | null): boolean {
     const sp = wire.decodeProposal(bytes);
     const header = sp.proposal.block.header;
-    if (header.chain_id !== this.chain.chainId) throw new ChainError('wrong_chain', 'proposal for another chain');
+    if (header.chain_id !== this.chain.chainId)
+      throw new ChainError('wrong_chain', 'proposal for another chain');
     if (header.height > this.height) {
       this.deferFuture({ t: 'proposal', data: bytes }, header.height, from);
       return false;
@@ -282,10 +297,13 @@ export class ConsensusEngine {
     const signer = addressFromPublicKey(sp.signer);
     if (!this.builders.has(signer)) throw new ChainError('not_validator', 'proposal from a non-builder');
     if (!wire.verifyProposal(sp)) throw new ChainError('bad_signature', 'proposal signature does not verify');
-    if (sp.proposal.pol_round >= sp.proposal.round) throw new ChainError('malformed', 'pol_round must be below round');
-    if (sp.proposal.round > this.round + MAX_ROUNDS_AHEAD) throw new ChainError('malformed', 'proposal round too far ahead');
+    if (sp.proposal.pol_round >= sp.proposal.round)
+      throw new ChainError('malformed', 'pol_round must be below round');
+    if (sp.proposal.round > this.round + MAX_ROUNDS_AHEAD)
+      throw new ChainError('malformed', 'proposal round too far ahead');
     // Only bodies that match their header are kept, so a block hash names exactly one block.
-    if (!this.chain.bodyBinds(sp.proposal.block)) throw new ChainError('invalid_block', 'block body does not match its header');
+    if (!this.chain.bodyBinds(sp.proposal.block))
+      throw new ChainError('invalid_block', 'block body does not match its header');
     this.acceptProposal(sp, wire.blockHash(sp.proposal.block), from);
     return true;
   }
@@ -305,7 +323,8 @@ export class ConsensusEngine {
     const known = this.blocks.get(hashHex);
     // A header can arrive with a body that differs only in a signature (a Byzantine relay): keep
     // the first body unless it turned out invalid, so the honest copy can still win.
-    if (!known || (known.check && !known.check.ok && known.block !== block)) this.blocks.set(hashHex, { block, hash, from });
+    if (!known || (known.check && !known.check.ok && known.block !== block))
+      this.blocks.set(hashHex, { block, hash, from });
     const waiting = this.parked.get(hashHex);
     if (waiting) {
       this.parked.delete(hashHex);
@@ -342,7 +361,10 @@ export class ConsensusEngine {
       .filter((p) => p.polRound >= 0 && validHashes.includes(p.hashHex))
       .filter((p) => (this.prevotes.get(p.polRound)?.count(p.hashHex) ?? 0) >= this.committee.quorum)
       .sort((a, b) => b.polRound - a.polRound)[0];
-    if (withPol && (!this.locked || this.locked.round <= withPol.polRound || this.locked.hashHex === withPol.hashHex)) {
+    if (
+      withPol &&
+      (!this.locked || this.locked.round <= withPol.polRound || this.locked.hashHex === withPol.hashHex)
+    ) {
       choice = withPol.hashHex;
     } else if (this.locked) {
       choice = validHashes.includes(this.locked.hashHex) ? this.locked.hashHex : null;
@@ -353,7 +375,9 @@ export class ConsensusEngine {
     this.step = 'prevote';
     const round = this.round;
     const t = this.opts.timing;
-    this.timers.push(this.clock.schedule(t.prevote_ms + round * t.prevote_delta_ms, () => this.onPrevoteTimeout(round)));
+    this.timers.push(
+      this.clock.schedule(t.prevote_ms + round * t.prevote_delta_ms, () => this.onPrevoteTimeout(round)),
+    );
     this.castVote('prevote', choice, ranking);
   }
 
@@ -364,7 +388,9 @@ export class ConsensusEngine {
    * so a builder that leaves out what most builders saw falls behind every one that did not.
    */
   private rank(validHashes: string[]): string[] {
-    const checks = validHashes.map((h) => this.checked(h)).filter((c): c is BlockCheck & { ok: true } => !!c?.ok);
+    const checks = validHashes
+      .map((h) => this.checked(h))
+      .filter((c): c is BlockCheck & { ok: true } => !!c?.ok);
     const seen = new Map<string, { cand: (typeof checks)[number]['candidates'][number]; count: number }>();
     for (const c of checks) {
       for (const cand of c.candidates) {
@@ -444,7 +470,8 @@ export class ConsensusEngine {
       if (round <= r) continue;
       const voters = new Set<Address>();
       for (const m of this.committee.members) {
-        if (this.prevotes.get(round)?.get(m.address) || this.precommits.get(round)?.get(m.address)) voters.add(m.address);
+        if (this.prevotes.get(round)?.get(m.address) || this.precommits.get(round)?.get(m.address))
+          voters.add(m.address);
       }
       if (voters.size >= f1) return this.enterRound(round);
     }
@@ -498,7 +525,10 @@ export class ConsensusEngine {
     if (this.opts.byzantine?.equivocate) {
       const other = [...this.blocks.keys()].find((h) => h !== hashHex) ?? null;
       const twin = wire.encodeVote(
-        wire.signVote({ ...vote, block_hash: other ? fromHex(other) : hashHex ? null : new Uint8Array(32) }, this.opts.key),
+        wire.signVote(
+          { ...vote, block_hash: other ? fromHex(other) : hashHex ? null : new Uint8Array(32) },
+          this.opts.key,
+        ),
       );
       this.signed.set(key, [bytes, twin]);
       const peers = this.transport.peers();
@@ -509,7 +539,8 @@ export class ConsensusEngine {
     this.signed.set(key, [bytes]);
     this.savePrivState();
     this.addVote(sv, bytes, null);
-    if (this.opts.byzantine?.garbage) this.transport.broadcast({ t: 'vote', data: wire.garbage(bytes.length) });
+    if (this.opts.byzantine?.garbage)
+      this.transport.broadcast({ t: 'vote', data: wire.garbage(bytes.length) });
     this.transport.broadcast({ t: 'vote', data: bytes });
   }
 
@@ -526,15 +557,18 @@ export class ConsensusEngine {
       return false;
     }
     if (v.height < this.height) return false;
-    if (v.round > this.round + MAX_ROUNDS_AHEAD) throw new ChainError('malformed', 'vote round too far ahead');
+    if (v.round > this.round + MAX_ROUNDS_AHEAD)
+      throw new ChainError('malformed', 'vote round too far ahead');
     const voter = addressFromPublicKey(sv.signer);
     const key = this.members.get(voter);
-    if (!key || !equalBytes(key, sv.signer)) throw new ChainError('not_validator', 'vote from outside the committee');
+    if (!key || !equalBytes(key, sv.signer))
+      throw new ChainError('not_validator', 'vote from outside the committee');
     const sets = v.type === 'prevote' ? this.prevotes : this.precommits;
     const set = sets.get(v.round);
     const target = targetKey(v.block_hash);
     if (set?.has(voter, target)) return true;
-    if (!this.chain.verifyVote(sv, bytes)) throw new ChainError('bad_signature', 'vote signature does not verify');
+    if (!this.chain.verifyVote(sv, bytes))
+      throw new ChainError('bad_signature', 'vote signature does not verify');
     if (v.block_hash && !this.blocks.has(target)) {
       this.park(target, bytes, from);
       throw new ChainError('unknown_proposal', 'vote for a block this node has not seen');
@@ -570,7 +604,10 @@ export class ConsensusEngine {
     if (!committee.members.some((m) => m.address === voter && equalBytes(m.publicKey, sv.signer))) return;
     const signers = new Set(cert.votes.map((b) => addressFromPublicKey(wire.decodeVote(b).signer)));
     if (signers.has(voter) || !this.chain.verifyVote(sv, bytes)) return;
-    const votes = [...cert.votes, bytes].map((b) => ({ b, a: addressFromPublicKey(wire.decodeVote(b).signer) }));
+    const votes = [...cert.votes, bytes].map((b) => ({
+      b,
+      a: addressFromPublicKey(wire.decodeVote(b).signer),
+    }));
     votes.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
     this.lastCert = { ...cert, votes: votes.map((x) => x.b) };
   }
@@ -587,7 +624,8 @@ export class ConsensusEngine {
   // ---------------------------------------------------------------- sync
 
   private deferFuture(msg: WireMessage, height: number, from: string | null): void {
-    if (height === this.height + 1 && this.future.length < MAX_FUTURE_MESSAGES) this.future.push({ msg, from });
+    if (height === this.height + 1 && this.future.length < MAX_FUTURE_MESSAGES)
+      this.future.push({ msg, from });
     // Messages from a later height mean peers have committed blocks this node lacks — unless this
     // node has just committed too and is in its commit pause.
     if (height === this.height + 1 && this.step === 'commit') return;
@@ -620,7 +658,10 @@ export class ConsensusEngine {
       if (block.header.height > next) break;
       const hash = wire.blockHash(block);
       if (cert.height !== next || !equalBytes(cert.block_hash, hash)) {
-        throw new ChainError('invalid_certificate', `sync: certificate for ${cert.height} does not match block ${next}`);
+        throw new ChainError(
+          'invalid_certificate',
+          `sync: certificate for ${cert.height} does not match block ${next}`,
+        );
       }
       const committee = this.chain.nextCommittee();
       const certError = this.chain.verifyCertificate(cert, committee);

@@ -124,7 +124,8 @@ if (!quiet) {
 const report = new SimCluster(opts).run();
 if (!args.data) rmSync(dataDir, { recursive: true, force: true });
 for (const v of report.violations) console.log(`sim: VIOLATION ${v}`);
-const livenessOk = !report.faults_within_f || (report.liveness_stalls === 0 && report.heights_committed >= opts.heights);
+const livenessOk =
+  !report.faults_within_f || (report.liveness_stalls === 0 && report.heights_committed >= opts.heights);
 const ok = report.safety_violations === 0 && livenessOk;
 if (!quiet) {
   console.log(

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { accountKeysFromSeed, addressFromPublicKey, sha512, toHex, utf8, type SigningKey } from '@self/crypto';
+import {
+  accountKeysFromSeed,
+  addressFromPublicKey,
+  sha512,
+  toHex,
+  utf8,
+  type SigningKey,
+} from '@self/crypto';
 import { Chain } from '../chain.js';
 import { signTransaction, encodeSignedTransaction } from '../codec.js';
 import { ConsensusEngine, type ByzantineBehaviour } from '../consensus/engine.js';
@@ -132,7 +139,9 @@ export class SimCluster {
   constructor(readonly opts: SimOptions) {
     this.rng = new Random(opts.seed);
     this.f = Math.floor((opts.validators - 1) / 3);
-    const validatorKeys = Array.from({ length: opts.validators }, (_, i) => keyFor(`sim-validator-${i}`, opts.scheme));
+    const validatorKeys = Array.from({ length: opts.validators }, (_, i) =>
+      keyFor(`sim-validator-${i}`, opts.scheme),
+    );
     for (let i = 0; i < 16; i++) {
       const key = keyFor(`sim-client-${i}`, 'ed25519');
       this.clients.push({ key, address: addressOf(key), nonce: 0, inFlight: null });
@@ -141,7 +150,11 @@ export class SimCluster {
       chain_id: 'self-sim-1',
       genesis_time: GENESIS_TIME,
       params: { ...DEFAULT_PARAMS, committee_size: 0, timing: 'local' },
-      validators: validatorKeys.map((k) => ({ address: addressOf(k), public_key: k.publicKey, bonded: 10_000_000 })),
+      validators: validatorKeys.map((k) => ({
+        address: addressOf(k),
+        public_key: k.publicKey,
+        bonded: 10_000_000,
+      })),
       accounts: [
         ...validatorKeys.map((k) => ({ address: addressOf(k), balance: 1_000_000_000 })),
         ...this.clients.map((c) => ({ address: c.address, balance: 1_000_000_000 })),
@@ -192,7 +205,9 @@ export class SimCluster {
       }
       if (progress >= this.opts.heights) break;
       if (this.scheduler.now() - start > maxSim) {
-        this.violations.push(`liveness: only ${progress} of ${this.opts.heights} heights in ${maxSim} ms of simulated time`);
+        this.violations.push(
+          `liveness: only ${progress} of ${this.opts.heights} heights in ${maxSim} ms of simulated time`,
+        );
         break;
       }
     }
@@ -360,7 +375,9 @@ export class SimCluster {
       this.stats.txs += block?.block.txs.length ?? 0;
     } else if (previous !== hashHex) {
       this.forkHeights.add(height);
-      this.violations.push(`safety: ${node.id} committed ${hashHex.slice(0, 16)} at height ${height}, others ${previous.slice(0, 16)}`);
+      this.violations.push(
+        `safety: ${node.id} committed ${hashHex.slice(0, 16)} at height ${height}, others ${previous.slice(0, 16)}`,
+      );
     }
     const header = node.chain!.block(height)!.block.header;
     if (toHex(header.state_root) !== toHex(node.chain!.stateRoot())) {
@@ -401,8 +418,11 @@ export class SimCluster {
   private checkFinalState(): void {
     const honest = this.honest().filter((n) => n.alive && n.chain);
     const height = Math.min(...honest.map((n) => n.chain!.latestHeight()));
-    const roots = new Set(honest.map((n) => toHex(n.chain!.block(height)?.block.header.state_root ?? new Uint8Array())));
-    if (roots.size > 1) this.violations.push(`safety: honest nodes disagree on the state root at height ${height}`);
+    const roots = new Set(
+      honest.map((n) => toHex(n.chain!.block(height)?.block.header.state_root ?? new Uint8Array())),
+    );
+    if (roots.size > 1)
+      this.violations.push(`safety: honest nodes disagree on the state root at height ${height}`);
     for (const address of this.equivocators) {
       const isByzantine = this.nodes.some((n) => n.byzantine && n.address === address);
       if (!isByzantine) this.violations.push(`safety: honest validator ${address} was seen equivocating`);
@@ -415,7 +435,9 @@ export class SimCluster {
       const whole = !this.partitioned && (this.faultsWithinF() || this.faultsOver);
       if (whole && now - this.lastCommitAt > STALL_MS) {
         this.stats.stalls++;
-        this.violations.push(`liveness: no commit for ${now - this.lastCommitAt} ms at height ${this.honestMinHeight()}`);
+        this.violations.push(
+          `liveness: no commit for ${now - this.lastCommitAt} ms at height ${this.honestMinHeight()}`,
+        );
         this.lastCommitAt = now;
       }
       this.scheduler.after(1_000, tick);
@@ -440,7 +462,8 @@ export class SimCluster {
 
     const tick = (): void => {
       const progress = this.honestMinHeight();
-      const allFaultsDone = pendingCrashes.length === 0 && partitionsLeft === 0 && this.crashedNow === 0 && !this.partitioned;
+      const allFaultsDone =
+        pendingCrashes.length === 0 && partitionsLeft === 0 && this.crashedNow === 0 && !this.partitioned;
       if (progress >= faultWindowHeights && allFaultsDone) {
         this.faultsOver = true;
         if (this.partitioned) this.heal();

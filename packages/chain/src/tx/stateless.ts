@@ -34,8 +34,13 @@ export interface CheckedTransaction {
  * Everything about a transaction that needs no state, cheapest first so junk costs little:
  * size, shape, chain id, nonce ≥ 1, point price, body rules, signer scheme, then the signature.
  */
-export function checkStateless(stx: SignedTransaction, ctx: StatelessContext): CheckedTransaction {
-  const bytes = encodeSignedTransaction(stx);
+export function checkStateless(
+  stx: SignedTransaction,
+  ctx: StatelessContext,
+  /** The canonical bytes `stx` was strictly decoded from, and its hash: skips re-encoding and re-parsing. */
+  decoded?: { bytes: Uint8Array; hash: Uint8Array },
+): CheckedTransaction {
+  const bytes = decoded?.bytes ?? encodeSignedTransaction(stx);
   if (bytes.length > ctx.params.max_tx_bytes) {
     throw new ChainError(
       'oversized',
@@ -47,7 +52,7 @@ export function checkStateless(stx: SignedTransaction, ctx: StatelessContext): C
     );
   }
   // In-process callers build objects by hand; the shape check gives them the decoder's guarantees.
-  parseSignedTransaction(stx);
+  if (!decoded) parseSignedTransaction(stx);
   const tx: Transaction = stx.tx;
   if (tx.chain_id !== ctx.chainId) {
     throw new ChainError('wrong_chain', `transaction is for chain ${tx.chain_id}, this is ${ctx.chainId}`);
@@ -76,7 +81,7 @@ export function checkStateless(stx: SignedTransaction, ctx: StatelessContext): C
       scheme,
     });
   }
-  const hash = txHash(stx);
+  const hash = decoded?.hash ?? txHash(stx);
   assertTransactionSignature(stx, hash);
   if (tx.kind === 'evidence') checkEvidence((tx as Transaction<'evidence'>).body, ctx.chainId);
   return { stx, bytes, hash, sender: addressFromPublicKey(stx.signer), fee };

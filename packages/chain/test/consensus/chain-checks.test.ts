@@ -27,7 +27,10 @@ function proposer(i = 0): string {
   return addressFromPublicKey(f.validators[i]!.publicKey);
 }
 
-function commitNext(lastCommit: CommitCertificate | null, timestamp: number): { block: Block; cert: CommitCertificate } {
+function commitNext(
+  lastCommit: CommitCertificate | null,
+  timestamp: number,
+): { block: Block; cert: CommitCertificate } {
   const { block, hash } = chain.buildBlock({ proposer: proposer(), round: 0, timestamp, lastCommit });
   const check = chain.checkBlock(block, timestamp);
   expect(check.ok).toBe(true);
@@ -70,7 +73,9 @@ describe('Chain: build, check, commit', () => {
     expect(block.colours[0]!.from).toBe(0);
     // Block 2's prologue paid block 1's reward (block_reward, no fees): 90% to its builder.
     const builder = getAccount(chain.store, proposer());
-    expect(builder.balance).toBeGreaterThan(f.genesis.accounts.find((a) => a.address === proposer())!.balance);
+    expect(builder.balance).toBeGreaterThan(
+      f.genesis.accounts.find((a) => a.address === proposer())!.balance,
+    );
   });
 
   it('keeps its state across a restart from disk', () => {
@@ -97,7 +102,9 @@ describe('Chain: build, check, commit', () => {
     tampered[tampered.length - 1]! ^= 1;
     expect(verifyStateProof(block.header.state_root, key, tampered, proof)).toBe(false);
     const absent = StateKey.account(addressFromPublicKey(f.outsider.publicKey));
-    expect(verifyStateProof(block.header.state_root, absent, null, chain.stateTree().prove(absent))).toBe(true);
+    expect(verifyStateProof(block.header.state_root, absent, null, chain.stateTree().prove(absent))).toBe(
+      true,
+    );
   });
 });
 
@@ -108,14 +115,20 @@ describe('Chain: bad proposals are rejected with typed errors and change nothing
   beforeEach(() => {
     cert1 = commitNext(null, T0).cert;
     chain.submitTransaction(transfer(f, 1, proposer(1), 10));
-    good = chain.buildBlock({ proposer: proposer(), round: 0, timestamp: T0 + 1_000, lastCommit: cert1 }).block;
+    good = chain.buildBlock({
+      proposer: proposer(),
+      round: 0,
+      timestamp: T0 + 1_000,
+      lastCommit: cert1,
+    }).block;
   });
 
   it('accepts the honest block', () => {
     expect(chain.checkBlock(good, T0 + 10_000).ok).toBe(true);
   });
 
-  it('inflated efficiency claim', () => expectRejected(withHeader(good, { efficiency: good.header.efficiency + 1 }), 'invalid_efficiency'));
+  it('inflated efficiency claim', () =>
+    expectRejected(withHeader(good, { efficiency: good.header.efficiency + 1 }), 'invalid_efficiency'));
 
   it('wrong state root', () => {
     const root = new Uint8Array(good.header.state_root);
@@ -138,21 +151,35 @@ describe('Chain: bad proposals are rejected with typed errors and change nothing
 
   it('wrong chain id', () => expectRejected(withHeader(good, { chain_id: 'other-chain' }), 'wrong_chain'));
 
-  it('wrong parent', () => expectRejected(withHeader(good, { prev_hash: new Uint8Array(32) }), 'invalid_block'));
+  it('wrong parent', () =>
+    expectRejected(withHeader(good, { prev_hash: new Uint8Array(32) }), 'invalid_block'));
 
-  it('timestamp not after the parent', () => expectRejected(withHeader(good, { timestamp: T0 }), 'invalid_block'));
+  it('timestamp not after the parent', () =>
+    expectRejected(withHeader(good, { timestamp: T0 }), 'invalid_block'));
 
   it('proposer outside the committee', () =>
-    expectRejected(withHeader(good, { proposer: addressFromPublicKey(f.outsider.publicKey) }), 'not_validator'));
+    expectRejected(
+      withHeader(good, { proposer: addressFromPublicKey(f.outsider.publicKey) }),
+      'not_validator',
+    ));
 
   it('parent certificate below quorum', () => {
     const weak = certify(chain.block(1)!.block, chain.latestHash(), f.validators.slice(0, 2));
-    expectRejected({ ...withHeader(good, { last_commit_hash: headerHashOfCert(weak) }), last_commit: weak }, 'invalid_certificate');
+    expectRejected(
+      { ...withHeader(good, { last_commit_hash: headerHashOfCert(weak) }), last_commit: weak },
+      'invalid_certificate',
+    );
   });
 
   it('parent certificate signed by an outsider', () => {
-    const forged = certify(chain.block(1)!.block, chain.latestHash(), [...f.validators.slice(0, 2), f.outsider]);
-    expectRejected({ ...withHeader(good, { last_commit_hash: headerHashOfCert(forged) }), last_commit: forged }, 'invalid_certificate');
+    const forged = certify(chain.block(1)!.block, chain.latestHash(), [
+      ...f.validators.slice(0, 2),
+      f.outsider,
+    ]);
+    expectRejected(
+      { ...withHeader(good, { last_commit_hash: headerHashOfCert(forged) }), last_commit: forged },
+      'invalid_certificate',
+    );
   });
 
   it('a transaction whose signature was tampered with', () => {
@@ -162,7 +189,11 @@ describe('Chain: bad proposals are rejected with typed errors and change nothing
   });
 
   it('a replayed transaction (already committed nonce)', () => {
-    chain.commit(good, headerHash(good.header), certify(good, headerHash(good.header), f.validators.slice(0, 3)));
+    chain.commit(
+      good,
+      headerHash(good.header),
+      certify(good, headerHash(good.header), f.validators.slice(0, 3)),
+    );
     const replay = chain.buildBlock({
       proposer: proposer(),
       round: 0,
@@ -181,7 +212,9 @@ describe('Chain: bad proposals are rejected with typed errors and change nothing
     expect(() => chain.submitTransaction(transfer(f, 2, proposer(1), 1, 'other-chain'))).toThrowError(
       expect.objectContaining({ code: 'wrong_chain' }),
     );
-    expect(() => chain.submitTransaction(new Uint8Array([0xa1, 0x01]))).toThrowError(expect.objectContaining({ code: 'malformed' }));
+    expect(() => chain.submitTransaction(new Uint8Array([0xa1, 0x01]))).toThrowError(
+      expect.objectContaining({ code: 'malformed' }),
+    );
   });
 
   it('commit refuses a block that does not check', () => {

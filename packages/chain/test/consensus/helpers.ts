@@ -34,7 +34,8 @@ export function fixture(): Fixture {
     client,
     outsider,
     dir,
-    open: () => Chain.open({ genesis, path: join(dir, 'chain.sqlite'), now: () => genesis.genesis_time + 1_000_000 }),
+    open: () =>
+      Chain.open({ genesis, path: join(dir, 'chain.sqlite'), now: () => genesis.genesis_time + 1_000_000 }),
   };
 }
 
@@ -42,7 +43,15 @@ export function certify(block: Block, hash: Uint8Array, signers: SigningKey[], r
   const votes = signers
     .map((key) =>
       signVote(
-        { v: 1, chain_id: block.header.chain_id, height: block.header.height, round, type: 'precommit', block_hash: hash, ranking: [] },
+        {
+          v: 1,
+          chain_id: block.header.chain_id,
+          height: block.header.height,
+          round,
+          type: 'precommit',
+          block_hash: hash,
+          ranking: [],
+        },
         key,
       ),
     )
@@ -51,8 +60,17 @@ export function certify(block: Block, hash: Uint8Array, signers: SigningKey[], r
   return { height: block.header.height, round, block_hash: hash, votes: votes.map((v) => v.bytes) };
 }
 
-export function transfer(f: Fixture, nonce: number, to: string, amount: number, chainId = f.genesis.chain_id): Uint8Array {
+export function transfer(
+  f: Fixture,
+  nonce: number,
+  to: string,
+  amount: number,
+  chainId = f.genesis.chain_id,
+): Uint8Array {
   return encodeSignedTransaction(
-    signTransaction({ v: 1, chain_id: chainId, kind: 'transfer', nonce, point_price: 2, body: { to, amount } }, f.client),
+    signTransaction(
+      { v: 1, chain_id: chainId, kind: 'transfer', nonce, point_price: 2, body: { to, amount } },
+      f.client,
+    ),
   );
 }

@@ -98,7 +98,15 @@ describe('deterministic network simulator', () => {
   });
 
   it('stays safe (no fork) even when faults exceed f', () => {
-    const r = simulate({ validators: 4, heights: 10, seed: 2, byzantine: 1, crash: 1, drop: 0.1, maxSimMs: 60_000 });
+    const r = simulate({
+      validators: 4,
+      heights: 10,
+      seed: 2,
+      byzantine: 1,
+      crash: 1,
+      drop: 0.1,
+      maxSimMs: 60_000,
+    });
     expect(r.faults_within_f).toBe(false);
     expect(r.forks).toBe(0);
     expect(r.safety_violations).toBe(0);

@@ -7,7 +7,9 @@ interface KeysNewOptions {
 }
 
 export function registerKeys(program: Command): void {
-  const keys = program.command('keys').description('create and inspect SELF keys (made on this device, never sent anywhere)');
+  const keys = program
+    .command('keys')
+    .description('create and inspect SELF keys (made on this device, never sent anywhere)');
 
   keys
     .command('new')
@@ -57,7 +59,8 @@ function printIdentity(
 }
 
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new CliError('pipe the recovery phrase on standard input, e.g. `self keys show < phrase.txt`');
+  if (process.stdin.isTTY)
+    throw new CliError('pipe the recovery phrase on standard input, e.g. `self keys show < phrase.txt`');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');

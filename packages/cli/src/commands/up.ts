@@ -30,13 +30,18 @@ export function registerUp(program: Command): void {
     .action(async (opts: UpOptions) => {
       const json = program.opts<{ json?: boolean }>().json === true;
       const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`--port must be 1-65535, got "${opts.port}"`, 2);
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new CliError(`--port must be 1-65535, got "${opts.port}"`, 2);
       const count = Number(opts.validators);
-      if (!Number.isInteger(count) || count < 1 || count > 16) throw new CliError('--validators must be 1-16', 2);
+      if (!Number.isInteger(count) || count < 1 || count > 16)
+        throw new CliError('--validators must be 1-16', 2);
       const dataDir = resolve(opts.data);
       const log = createLogger('self-up');
       const { genesis, keys } = loadOrCreateLocalChain(dataDir, count);
-      log.info({ dataDir, chainId: genesis.chain_id, validators: keys.length, port }, 'starting local SELF Chain');
+      log.info(
+        { dataDir, chainId: genesis.chain_id, validators: keys.length, port },
+        'starting local SELF Chain',
+      );
 
       const testnet = new LocalTestnet({
         genesis,
@@ -54,7 +59,10 @@ export function registerUp(program: Command): void {
             timestamp: new Date(block.header.timestamp).toISOString(),
           };
           if (json) console.log(JSON.stringify(line));
-          else console.log(`block ${height}  ${line.hash.slice(0, 16)}…  round ${round}  ${line.txs} txs  proposer ${line.proposer}`);
+          else
+            console.log(
+              `block ${height}  ${line.hash.slice(0, 16)}…  round ${round}  ${line.txs} txs  proposer ${line.proposer}`,
+            );
         },
         onReject: ({ node, reason }) => log.debug({ node, reason }, 'message rejected'),
       });
@@ -62,7 +70,9 @@ export function registerUp(program: Command): void {
         testnet.start();
       } catch (err) {
         if (err instanceof StoreError || err instanceof ChainError) {
-          throw new CliError(`${err.message} (use another --data directory, or remove ${dataDir} to start over)`);
+          throw new CliError(
+            `${err.message} (use another --data directory, or remove ${dataDir} to start over)`,
+          );
         }
         throw err;
       }
@@ -97,7 +107,8 @@ function loadOrCreateLocalChain(dataDir: string, count: number): { genesis: Gene
     }
     const keys = genesis.validators.map((_, i) => {
       const file = join(keysDir, `validator-${i}.phrase`);
-      if (!existsSync(file)) throw new CliError(`missing validator key ${file}; restore it or start over with a new --data`);
+      if (!existsSync(file))
+        throw new CliError(`missing validator key ${file}; restore it or start over with a new --data`);
       return accountKeysFromPhrase(readFileSync(file, 'utf8').trim()).account;
     });
     return { genesis, keys };

@@ -1,0 +1,119 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { accountKeysFromPhrase } from '@self/crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../bin/self.js', import.meta.url));
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function self(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface BlockLine {
+  height: number;
+  hash: string;
+  round: number;
+  txs: number;
+  proposer: string;
+}
+
+/** Runs `self up --json` until `blocks` blocks are printed, then sends SIGTERM. */
+function up(dataDir: string, blocks: number): Promise<{ lines: BlockLine[]; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--json', 'up', '--data', dataDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines: BlockLine[] = [];
+    let buffer = '';
+    let stopping = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (line.trim()) lines.push(JSON.parse(line) as BlockLine);
+      }
+      if (lines.length >= blocks && !stopping) {
+        stopping = true;
+        child.kill('SIGTERM');
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ lines, code }));
+  });
+}
+
+describe('self keys', () => {
+  it('`keys new` prints a fresh 24-word phrase with its address and DID as JSON', () => {
+    const r = self(['keys', 'new']);
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      recovery_phrase: string;
+      address: string;
+      did: string;
+      scheme: string;
+    };
+    expect(out.recovery_phrase.split(' ')).toHaveLength(24);
+    expect(out.address).toMatch(/^self[a-z0-9]{39}$/);
+    expect(out.did).toBe(`did:self:${out.address}`);
+    expect(out.scheme).toBe('hybrid-ed25519-ml-dsa-65');
+    expect(accountKeysFromPhrase(out.recovery_phrase).address).toBe(out.address);
+    expect(self(['keys', 'new']).stdout).not.toBe(r.stdout);
+  });
+
+  it('`keys show` derives the same identity from the phrase on stdin, and refuses a bad phrase', () => {
+    const created = JSON.parse(self(['keys', 'new', '--scheme', 'ed25519']).stdout) as {
+      recovery_phrase: string;
+      address: string;
+    };
+    const shown = self(['keys', 'show', '--scheme', 'ed25519'], `${created.recovery_phrase}\n`);
+    expect(shown.status).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ address: created.address, scheme: 'ed25519' });
+    expect(JSON.parse(shown.stdout)).not.toHaveProperty('recovery_phrase');
+    const bad = self(['keys', 'show'], 'abandon abandon abandon\n');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('not a valid 24-word recovery phrase');
+  });
+
+  it('rejects unknown options and values with a usage error', () => {
+    const r = self(['keys', 'new', '--scheme', 'rsa']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown scheme "rsa"');
+    expect(self(['frobnicate']).status).not.toBe(0);
+    expect(self(['up', '--port', '70000']).stderr).toContain('--port must be 1-65535');
+  });
+
+  it('--help lists the commands', () => {
+    const r = self(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('keys');
+    expect(r.stdout).toContain('up');
+  });
+});
+
+describe('self up', () => {
+  it('runs a local 4-validator chain, stops on SIGTERM, and resumes from disk', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'self-up-test-'));
+    dirs.push(dataDir);
+    const first = await up(dataDir, 3);
+    expect(first.code).toBe(0);
+    expect(first.lines.slice(0, 3).map((l) => l.height)).toEqual([1, 2, 3]);
+    for (const l of first.lines) expect(l.hash).toMatch(/^[0-9a-f]{64}$/);
+    // Validator keys are private to the operator.
+    expect(statSync(join(dataDir, 'keys', 'validator-0.phrase')).mode & 0o077).toBe(0);
+
+    const second = await up(dataDir, 1);
+    expect(second.code).toBe(0);
+    const last = first.lines[first.lines.length - 1]!.height;
+    expect(second.lines[0]!.height).toBe(last + 1);
+  }, 120_000);
+});
