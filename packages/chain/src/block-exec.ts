@@ -45,6 +45,8 @@ export interface ExecInput {
 export interface ExecResult {
   overlay: StateOverlay;
   included: DecodedTx[];
+  /** Build mode only: transactions left out because they failed, with the reason. */
+  failed: Array<{ tx: DecodedTx; code: string }>;
   colours: ColourTransition[];
   candidates: ReferenceCandidate[];
   efficiency: number;
@@ -72,6 +74,7 @@ export function executeBlock(
   const overlay = new StateOverlay(base);
   prologue(overlay, input, ctx);
   const included: DecodedTx[] = [];
+  const failed: ExecResult['failed'] = [];
   const colours: ColourTransition[] = [];
   const candidates: ReferenceCandidate[] = [];
   let efficiency = 0;
@@ -109,6 +112,7 @@ export function executeBlock(
       });
     } catch (err) {
       if (mode === 'check' || !(err instanceof ChainError)) throw err;
+      failed.push({ tx: item, code: err.code });
       continue;
     }
     child.mergeInto(overlay);
@@ -129,7 +133,16 @@ export function executeBlock(
   }
   overlay.set(EXEC_META.lastFees, encode(fees));
   overlay.set(EXEC_META.lastProposer, encode(input.proposer));
-  return { overlay, included, colours, candidates, efficiency, fees, pointPrice: medianPrice(included) };
+  return {
+    overlay,
+    included,
+    failed,
+    colours,
+    candidates,
+    efficiency,
+    fees,
+    pointPrice: medianPrice(included),
+  };
 }
 
 /** Pays the parent block's rewards, updates reputations, releases unbonded stake, records the committee. */

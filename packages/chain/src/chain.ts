@@ -55,6 +55,8 @@ interface Pending {
 
 const VERIFIED_CACHE_LIMIT = 200_000;
 const DECODED_CACHE_LIMIT = 50_000;
+/** Build-time failures that a later block may not hit (an earlier nonce lands, funds arrive). */
+const RETRYABLE_CODES = new Set(['bad_nonce', 'nonce_too_high', 'insufficient_funds']);
 
 /**
  * One node's view of SELF Chain: the committed blocks and state (SQLite), the Merkle state tree,
@@ -182,6 +184,8 @@ export class Chain implements ChainPort {
       'build',
       { maxTxs: params.max_block_txs, maxBytes: params.max_block_bytes - 64 * 1024 },
     );
+    // A transaction that fails for a reason time cannot fix would fail in every block: drop it.
+    for (const { tx, code } of exec.failed) if (!RETRYABLE_CODES.has(code)) this.mempool.remove(tx.hash);
     const tree = this.tree.withChanges(exec.overlay.changes());
     const block: Block = {
       header: {
@@ -473,6 +477,7 @@ export class Chain implements ChainPort {
       exec.included.map((t) => t.hash),
       this.tree,
     );
+    this.mempool.expire();
   }
 
   latestCertificate(): CommitCertificate | null {

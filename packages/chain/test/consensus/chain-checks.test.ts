@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { addressFromPublicKey, equalBytes, toHex } from '@self/crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Chain } from '../../src/chain.js';
-import { headerHash } from '../../src/codec.js';
+import { encodeSignedTransaction, headerHash, signTransaction } from '../../src/codec.js';
 import { ChainError } from '../../src/errors.js';
 import { getAccount } from '../../src/accounts.js';
 import { verifyStateProof } from '../../src/merkle.js';
@@ -76,6 +76,26 @@ describe('Chain: build, check, commit', () => {
     expect(builder.balance).toBeGreaterThan(
       f.genesis.accounts.find((a) => a.address === proposer())!.balance,
     );
+  });
+
+  it('drops a transaction that can never apply from the mempool when building', () => {
+    const { cert } = commitNext(null, T0);
+    const bytes = encodeSignedTransaction(
+      signTransaction(
+        { v: 1, chain_id: f.genesis.chain_id, kind: 'did.deactivate', nonce: 1, point_price: 2, body: {} },
+        f.client,
+      ),
+    );
+    const { hash } = chain.submitTransaction(bytes);
+    expect(chain.mempool.has(hash)).toBe(true);
+    const { block } = chain.buildBlock({
+      proposer: proposer(),
+      round: 0,
+      timestamp: T0 + 1_000,
+      lastCommit: cert,
+    });
+    expect(block.txs).toHaveLength(0);
+    expect(chain.mempool.has(hash)).toBe(false);
   });
 
   it('keeps its state across a restart from disk', () => {
