@@ -507,7 +507,7 @@ export class ConsensusEngine {
       // Restarted mid-round: re-send what was signed before, never a different vote.
       for (const bytes of already) {
         this.transport.broadcast({ t: 'vote', data: bytes });
-        this.addVote(wire.decodeVote(bytes), bytes, null);
+        this.addVote(wire.decodeVote(bytes), bytes);
       }
       return;
     }
@@ -533,12 +533,12 @@ export class ConsensusEngine {
       this.signed.set(key, [bytes, twin]);
       const peers = this.transport.peers();
       peers.forEach((p, i) => this.transport.send(p, { t: 'vote', data: i % 2 === 0 ? bytes : twin }));
-      this.addVote(sv, bytes, null);
+      this.addVote(sv, bytes);
       return;
     }
     this.signed.set(key, [bytes]);
     this.savePrivState();
-    this.addVote(sv, bytes, null);
+    this.addVote(sv, bytes);
     if (this.opts.byzantine?.garbage)
       this.transport.broadcast({ t: 'vote', data: wire.garbage(bytes.length) });
     this.transport.broadcast({ t: 'vote', data: bytes });
@@ -574,7 +574,7 @@ export class ConsensusEngine {
       throw new ChainError('unknown_proposal', 'vote for a block this node has not seen');
     }
     const previous = set?.get(voter);
-    this.addVote(sv, bytes, from);
+    this.addVote(sv, bytes);
     if (previous && previous.target !== target) {
       // Counted toward its own target (see VoteSet), reported, and turned into evidence.
       this.events.onEquivocation?.(previous.bytes, bytes, voter);
@@ -583,7 +583,7 @@ export class ConsensusEngine {
     return true;
   }
 
-  private addVote(sv: SignedVote, bytes: Uint8Array, _from: string | null): void {
+  private addVote(sv: SignedVote, bytes: Uint8Array): void {
     const v = sv.vote;
     const sets = v.type === 'prevote' ? this.prevotes : this.precommits;
     let set = sets.get(v.round);
