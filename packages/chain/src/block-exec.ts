@@ -12,9 +12,17 @@ import {
 } from './poai/index.js';
 import type { ReferenceCandidate } from './consensus/chain-port.js';
 import { StateOverlay, type StateReader } from './state-view.js';
-import { StateKey } from './state-types.js';
+import { StateKey, type Account } from './state-types.js';
 import type { Address, ColourTransition, CommitCertificate, SignedTransaction } from './types.js';
-import { getAccount, getValidator, putAccount, putValidator, reserveAddress } from './accounts.js';
+import {
+  getAccount,
+  getTotalSupply,
+  getValidator,
+  putAccount,
+  putTotalSupply,
+  putValidator,
+  reserveAddress,
+} from './accounts.js';
 import { applyTransaction, releaseUnbonding } from './tx/index.js';
 
 /** Chain-wide records the block prologue and epilogue keep in state (committed by the state root). */
@@ -168,6 +176,8 @@ function prologue(overlay: StateOverlay, input: ExecInput, ctx: ExecContext): vo
         const account = getAccount(overlay, address);
         putAccount(overlay, { ...account, balance: account.balance + amount });
       }
+      // Fees were already taken from senders; only the block reward is new money.
+      putTotalSupply(overlay, getTotalSupply(overlay) + ctx.params.block_reward);
     }
     for (const member of previousCommittee) {
       const v = getValidator(overlay, member.address);
@@ -182,6 +192,23 @@ function prologue(overlay: StateOverlay, input: ExecInput, ctx: ExecContext): vo
   }
   releaseUnbonding(overlay, input.height);
   overlay.set(EXEC_META.committee, encode(input.committee.map((m) => [m.address, m.publicKey])));
+}
+
+/**
+ * Token conservation: every base unit is in a balance, a bond, an unbonding entry, or in the fees
+ * a block collected and the next block pays out. Returns the two sides; they must be equal.
+ */
+export function supplyAudit(state: { entries(): Iterable<[string, Uint8Array]> } & StateReader): {
+  held: number;
+  totalSupply: number;
+} {
+  let held = readNumber(state, EXEC_META.lastFees);
+  for (const [key, value] of state.entries()) {
+    if (!key.startsWith('account/')) continue;
+    const a = decodeTrusted(value) as Account;
+    held += a.balance + a.bonded + a.unbonding.reduce((n, u) => n + u.amount, 0);
+  }
+  return { held, totalSupply: getTotalSupply(state) };
 }
 
 export function readCommittee(

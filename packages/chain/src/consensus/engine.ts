@@ -72,6 +72,7 @@ interface RoundProposal {
 
 const MAX_FUTURE_MESSAGES = 4096;
 const MAX_PARKED_VOTES = 4096;
+const MAX_SEEN_MESSAGES = 100_000;
 /** Messages for rounds further ahead are rejected: no honest validator gets there before timeouts would take it. */
 const MAX_ROUNDS_AHEAD = 1000;
 
@@ -164,6 +165,8 @@ export class ConsensusEngine {
         case 'vote': {
           const id = `${msg.t}:${toHex(sha256(msg.data))}`;
           if (this.seen.has(id)) return;
+          // A flood of distinct junk must not grow memory without bound; forgetting costs only re-checks.
+          if (this.seen.size >= MAX_SEEN_MESSAGES) this.seen.clear();
           try {
             const settled =
               msg.t === 'proposal' ? this.onProposal(msg.data, from) : this.onVote(msg.data, from);

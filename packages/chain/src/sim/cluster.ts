@@ -7,6 +7,7 @@ import {
   utf8,
   type SigningKey,
 } from '@self/crypto';
+import { supplyAudit } from '../block-exec.js';
 import { Chain } from '../chain.js';
 import { signTransaction, encodeSignedTransaction } from '../codec.js';
 import { ConsensusEngine, type ByzantineBehaviour } from '../consensus/engine.js';
@@ -423,6 +424,12 @@ export class SimCluster {
     );
     if (roots.size > 1)
       this.violations.push(`safety: honest nodes disagree on the state root at height ${height}`);
+    for (const n of honest) {
+      const { held, totalSupply } = supplyAudit(n.chain!.stateTree());
+      if (held !== totalSupply) {
+        this.violations.push(`safety: ${n.id} holds ${held} tokens, but the total supply is ${totalSupply}`);
+      }
+    }
     for (const address of this.equivocators) {
       const isByzantine = this.nodes.some((n) => n.byzantine && n.address === address);
       if (!isByzantine) this.violations.push(`safety: honest validator ${address} was seen equivocating`);

@@ -6,6 +6,7 @@ import { encodeSignedTransaction, headerHash, signTransaction } from '../../src/
 import { ChainError } from '../../src/errors.js';
 import { getAccount } from '../../src/accounts.js';
 import { verifyStateProof } from '../../src/merkle.js';
+import { supplyAudit } from '../../src/block-exec.js';
 import { StateKey } from '../../src/state-types.js';
 import type { Block, CommitCertificate } from '../../src/types.js';
 import { certify, fixture, transfer, type Fixture } from './helpers.js';
@@ -96,6 +97,21 @@ describe('Chain: build, check, commit', () => {
     });
     expect(block.txs).toHaveLength(0);
     expect(chain.mempool.has(hash)).toBe(false);
+  });
+
+  it('conserves tokens: balances, bonds and fees in flight add up to the total supply', () => {
+    let { cert } = commitNext(null, T0);
+    for (let i = 1; i <= 3; i++) {
+      chain.submitTransaction(transfer(f, i, proposer(i % 4), 100 * i));
+      ({ cert } = commitNext(cert, T0 + i * 1_000));
+    }
+    const { held, totalSupply } = supplyAudit(chain.stateTree());
+    expect(held).toBe(totalSupply);
+    const genesisSupply =
+      f.genesis.accounts.reduce((n, a) => n + a.balance, 0) +
+      f.genesis.validators.reduce((n, v) => n + v.bonded, 0);
+    // Blocks 2..4 each paid their parent's reward: three block rewards minted.
+    expect(totalSupply).toBe(genesisSupply + 3 * f.genesis.params.block_reward);
   });
 
   it('keeps its state across a restart from disk', () => {
