@@ -1,4 +1,4 @@
-import { addressFromPublicKey, toHex } from '@self/crypto';
+import { addressFromPublicKey, equalBytes, toHex } from '@self/crypto';
 import { decodeTrusted, encode } from './encoding.js';
 import { ChainError } from './errors.js';
 import type { ChainParams } from './params.js';
@@ -191,7 +191,11 @@ function prologue(overlay: StateOverlay, input: ExecInput, ctx: ExecContext): vo
     }
   }
   releaseUnbonding(overlay, input.height);
-  overlay.set(EXEC_META.committee, encode(input.committee.map((m) => [m.address, m.publicKey])));
+  // Committees rarely change between heights; an unchanged record is not rewritten (with hybrid
+  // keys it is ~2 KB per member).
+  if (!sameCommittee(previousCommittee, input.committee)) {
+    overlay.set(EXEC_META.committee, encode(input.committee.map((m) => [m.address, m.publicKey])));
+  }
 }
 
 /**
@@ -230,6 +234,14 @@ function readNumber(reader: StateReader, key: string): number {
 function readString(reader: StateReader, key: string): string | null {
   const bytes = reader.get(key);
   return bytes ? (decodeTrusted(bytes) as string) : null;
+}
+
+function sameCommittee(a: ExecInput['committee'] | null, b: ExecInput['committee']): boolean {
+  return (
+    a !== null &&
+    a.length === b.length &&
+    a.every((m, i) => m.address === b[i]!.address && equalBytes(m.publicKey, b[i]!.publicKey))
+  );
 }
 
 /** Lower median of the included transactions' point prices; 0 for an empty block. */

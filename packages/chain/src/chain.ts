@@ -14,6 +14,7 @@ import {
   txRisk,
 } from './poai/index.js';
 import { ChainStore } from './store.js';
+import { VerifiedCache } from './verified-cache.js';
 import type { Address, Block, CommitCertificate, SignedTransaction, SignedVote } from './types.js';
 import { getAccount, listValidators } from './accounts.js';
 import {
@@ -41,6 +42,8 @@ export interface ChainOptions {
   /** How far ahead of local time a block timestamp may be. */
   maxClockDriftMs?: number;
   now?: () => number;
+  /** Shared by nodes of this chain in one process (see VerifiedCache); default: a private one. */
+  verifiedCache?: VerifiedCache;
   /** SQLite durability; FULL (the default) survives power loss, NORMAL survives a process crash. */
   store?: { synchronous?: 'FULL' | 'NORMAL' };
 }
@@ -53,7 +56,6 @@ interface Pending {
   tree?: StateTree;
 }
 
-const VERIFIED_CACHE_LIMIT = 200_000;
 const DECODED_CACHE_LIMIT = 50_000;
 /** Build-time failures that a later block may not hit (an earlier nonce lands, funds arrive). */
 const RETRYABLE_CODES = new Set(['bad_nonce', 'nonce_too_high', 'insufficient_funds']);
@@ -74,9 +76,10 @@ export class Chain implements ChainPort {
   private committeeCache: Committee | null = null;
   private pending = new Map<string, Pending>();
   /** Digests of signed transactions and votes (signature included) already verified. */
-  private verified = new Set<string>();
+  private readonly verified: VerifiedCache;
   /** Decoded transactions by the digest of their signed bytes: proposals repeat the mempool's. */
   private decodedTxs = new Map<string, { stx: SignedTransaction; hash: Uint8Array }>();
+  private decodedVotes = new Map<string, SignedVote>();
   private readonly maxDrift: number;
   private readonly now: () => number;
 
@@ -87,6 +90,7 @@ export class Chain implements ChainPort {
     this.store = store;
     this.maxDrift = opts.maxClockDriftMs ?? 10_000;
     this.now = opts.now ?? Date.now;
+    this.verified = opts.verifiedCache ?? new VerifiedCache();
     this.mempool = new Mempool({ now: this.now, ...opts.mempool });
     this.tree = StateTree.fromEntries(store.stateEntries());
     const latest = store.latestHeight();
@@ -404,7 +408,7 @@ export class Chain implements ChainPort {
     for (const bytes of cert.votes) {
       let sv;
       try {
-        sv = decodeSignedVote(bytes);
+        sv = this.decodeVote(bytes);
       } catch (err) {
         return err instanceof ChainError ? err : new ChainError('malformed', 'bad vote in certificate');
       }
@@ -448,7 +452,19 @@ export class Chain implements ChainPort {
   }
 
   private certSigners(cert: CommitCertificate): Address[] {
-    return cert.votes.map((b) => addressFromPublicKey(decodeSignedVote(b).signer));
+    return cert.votes.map((b) => addressFromPublicKey(this.decodeVote(b).signer));
+  }
+
+  /** Strict decode of a signed vote, memoized: every proposal at a height carries a certificate. */
+  private decodeVote(bytes: Uint8Array): SignedVote {
+    const digest = signedDigest(bytes);
+    let sv = this.decodedVotes.get(digest);
+    if (!sv) {
+      sv = decodeSignedVote(bytes);
+      if (this.decodedVotes.size >= DECODED_CACHE_LIMIT) this.decodedVotes.clear();
+      this.decodedVotes.set(digest, sv);
+    }
+    return sv;
   }
 
   commit(block: Block, hash: Uint8Array, cert: CommitCertificate): void {
@@ -525,7 +541,6 @@ export class Chain implements ChainPort {
   }
 
   private remember(key: string): void {
-    if (this.verified.size >= VERIFIED_CACHE_LIMIT) this.verified.clear();
     this.verified.add(key);
   }
 

@@ -14,6 +14,7 @@ export { LIMITS } from './schema/limits.js';
 export * from './merkle.js';
 export * from './store.js';
 export * from './chain.js';
+export * from './verified-cache.js';
 export * from './block-exec.js';
 export * from './local-testnet.js';
 export * from './consensus/engine.js';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { addressFromPublicKey, type SigningKey } from '@self/crypto';
 import { Chain } from './chain.js';
+import { VerifiedCache } from './verified-cache.js';
 import { systemClock, type Clock } from './consensus/clock.js';
 import { ConsensusEngine, type EngineEvents } from './consensus/engine.js';
 import { LocalNetwork } from './consensus/local-network.js';
@@ -31,6 +32,7 @@ export interface LocalValidator {
 export class LocalTestnet {
   readonly validators: LocalValidator[] = [];
   private readonly network = new LocalNetwork();
+  private readonly verifiedCache = new VerifiedCache();
 
   constructor(private readonly opts: LocalTestnetOptions) {}
 
@@ -43,6 +45,7 @@ export class LocalTestnet {
         genesis: this.opts.genesis,
         path: this.opts.dataDir === ':memory:' ? ':memory:' : join(this.opts.dataDir, `${id}.sqlite`),
         now: () => clock.now(),
+        verifiedCache: this.verifiedCache,
       });
       let engine: ConsensusEngine | null = null;
       const transport = this.network.join(id, (msg, from) => {

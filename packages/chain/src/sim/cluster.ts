@@ -9,6 +9,7 @@ import {
 } from '@self/crypto';
 import { supplyAudit } from '../block-exec.js';
 import { Chain } from '../chain.js';
+import { VerifiedCache } from '../verified-cache.js';
 import { signTransaction, encodeSignedTransaction } from '../codec.js';
 import { ConsensusEngine, type ByzantineBehaviour } from '../consensus/engine.js';
 import type { WireMessage } from '../consensus/transport.js';
@@ -132,6 +133,8 @@ export class SimCluster {
     txs: 0,
   };
   private readonly rejectedBy = new Map<string, number>();
+  /** Signature checks are pure, so the simulated nodes share their memo (block execution is per node). */
+  private readonly verifiedCache = new VerifiedCache();
   private partitioned = false;
   private crashedNow = 0;
   private lastCommitAt: number;
@@ -258,6 +261,7 @@ export class SimCluster {
       path: node.path,
       now: () => this.scheduler.now(),
       store: { synchronous: 'NORMAL' },
+      verifiedCache: this.verifiedCache,
     });
     const incarnation = ++node.incarnation;
     const engine = new ConsensusEngine(

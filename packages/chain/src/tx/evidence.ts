@@ -98,13 +98,12 @@ export const applyEvidence: TxHandler<'evidence'> = ({ state, tx, sender, ctx })
   const offender = getAccount(state, ev.offender);
   const fromBond = mulDivFloor(offender.bonded, bps, 10_000);
   let slashed = fromBond;
-  offender.bonded -= fromBond;
-  offender.unbonding = offender.unbonding.map((e) => {
+  const unbonding = offender.unbonding.map((e) => {
     const cut = mulDivFloor(e.amount, bps, 10_000);
     slashed += cut;
     return { ...e, amount: e.amount - cut };
   });
-  putAccount(state, offender);
+  putAccount(state, { ...offender, bonded: offender.bonded - fromBond, unbonding });
 
   putValidator(state, {
     ...validator,
@@ -116,7 +115,6 @@ export const applyEvidence: TxHandler<'evidence'> = ({ state, tx, sender, ctx })
 
   const bounty = mulDivFloor(slashed, EVIDENCE_BOUNTY_BPS, 10_000);
   const submitter = getAccount(state, sender);
-  submitter.balance += bounty;
-  putAccount(state, submitter);
+  putAccount(state, { ...submitter, balance: submitter.balance + bounty });
   putTotalSupply(state, getTotalSupply(state) - (slashed - bounty));
 };
