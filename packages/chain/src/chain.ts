@@ -186,7 +186,7 @@ export class Chain implements ChainPort {
       },
       { chainId: this.chainId, params },
       'build',
-      { maxTxs: params.max_block_txs, maxBytes: params.max_block_bytes - 64 * 1024 },
+      { maxTxs: params.max_block_txs, maxBytes: params.max_block_bytes },
     );
     // A transaction that fails for a reason time cannot fix would fail in every block: drop it.
     for (const { tx, code } of exec.failed) if (!RETRYABLE_CODES.has(code)) this.mempool.remove(tx.hash);
@@ -216,7 +216,6 @@ export class Chain implements ChainPort {
       ok: true,
       hash,
       efficiency: exec.efficiency,
-      risks: riskMap(exec.candidates),
       candidates: exec.candidates,
     };
     this.pending.set(toHex(hash), { block, hash, check, exec, tree });
@@ -230,7 +229,7 @@ export class Chain implements ChainPort {
     const candidates = txs.map((t) => this.candidateOf(t, height));
     const selected = selectReference(candidates, {
       max_txs: params.max_block_txs,
-      max_bytes: params.max_block_bytes - 64 * 1024,
+      max_bytes: params.max_block_bytes,
     });
     return selected.map((c) => byHash.get(toHex(c.hash))!);
   }
@@ -293,7 +292,6 @@ export class Chain implements ChainPort {
         ok: true,
         hash,
         efficiency: exec.efficiency,
-        risks: riskMap(exec.candidates),
         candidates: exec.candidates,
       };
     } catch (err) {
@@ -328,7 +326,8 @@ export class Chain implements ChainPort {
     if (!this.isBuilder(h.proposer)) fail('not_validator', 'proposer is not an active builder');
     if (block.txs.length > params.max_block_txs) fail('oversized', 'too many transactions');
     const size = block.txs.reduce((n, t) => n + t.length, 0);
-    if (size > params.max_block_bytes) fail('oversized', 'block too large');
+    if (size > params.max_block_bytes)
+      fail('oversized', `transactions total ${size} bytes, limit ${params.max_block_bytes}`);
     if (!equalBytes(h.last_commit_hash, commitHash(block.last_commit)))
       fail('invalid_block', 'last_commit_hash mismatch');
     let signers: Address[] | null = null;
@@ -397,7 +396,7 @@ export class Chain implements ChainPort {
     const params = this.genesis.params;
     const selected = selectReference(candidates, {
       max_txs: params.max_block_txs,
-      max_bytes: params.max_block_bytes - 64 * 1024,
+      max_bytes: params.max_block_bytes,
     });
     return selected.reduce((sum, c) => sum + (RISK_MAX_BPS - c.risk), 0);
   }
@@ -564,8 +563,4 @@ function sameBody(a: Block, b: Block): boolean {
     equalBytes(colourRoot(a.colours), colourRoot(b.colours)) &&
     equalBytes(commitHash(a.last_commit), commitHash(b.last_commit))
   );
-}
-
-function riskMap(candidates: ReferenceCandidate[]): Map<string, number> {
-  return new Map(candidates.map((c) => [toHex(c.hash), c.risk]));
 }

@@ -39,6 +39,7 @@ export interface ChainParams {
   /** Committee size; 0 means every active validator. */
   committee_size: number;
   max_block_txs: number;
+  /** Total encoded bytes of a block's transactions (the whole message is capped by LIMITS). */
   max_block_bytes: number;
   max_tx_bytes: number;
   min_point_price: number;

@@ -20,8 +20,6 @@ export type BlockCheck =
       ok: true;
       hash: Uint8Array;
       efficiency: number;
-      /** tx hash hex → risk (bps), for the reference block. */
-      risks: Map<string, number>;
       /** Per tx: selection inputs, for the reference block. */
       candidates: ReferenceCandidate[];
     }
