@@ -25,6 +25,7 @@ options:
   --byzantine N    Byzantine validators (default 0)
   --partitions N   network partitions during the fault phase (default 0)
   --tx-rate N      client transfers per simulated second (default 20)
+  --committee N    committee size drawn each height by sortition (default 0: every validator)
   --sig S          validator signatures: ed25519 (default: fast, the subject here is consensus)
                    or hybrid (Ed25519 + ML-DSA-65, as on the real chain)
   --data DIR       keep the validators' SQLite files here (default: a temp dir, removed after)
@@ -65,6 +66,7 @@ try {
       byzantine: { type: 'string' },
       partitions: { type: 'string' },
       'tx-rate': { type: 'string' },
+      committee: { type: 'string' },
       sig: { type: 'string' },
       data: { type: 'string' },
       quiet: { type: 'boolean' },
@@ -101,6 +103,7 @@ const opts: SimOptions = {
   byzantine: int('byzantine', args.byzantine, 0, 0, validators),
   partitions: int('partitions', args.partitions, 0, 0, 1000),
   txRate: int('tx-rate', args['tx-rate'], 20, 0, 100_000),
+  committee: int('committee', args.committee, 0, 0, validators),
   scheme: sig === 'ed25519' ? 'ed25519' : 'hybrid-ed25519-ml-dsa-65',
   dataDir,
 };

@@ -40,6 +40,8 @@ export interface SimOptions {
   /** Client transfers per simulated second. */
   txRate: number;
   scheme: SimScheme;
+  /** Committee size (0: every validator, the default); smaller exercises reputation-weighted sortition. */
+  committee?: number;
   dataDir: string;
   /** Give up after this much simulated time (default: 10 s per height + 2 min). */
   maxSimMs?: number;
@@ -142,7 +144,9 @@ export class SimCluster {
 
   constructor(readonly opts: SimOptions) {
     this.rng = new Random(opts.seed);
-    this.f = Math.floor((opts.validators - 1) / 3);
+    // Faults are tolerated per committee: with a smaller committee, its own f is the bound.
+    const committee = opts.committee && opts.committee < opts.validators ? opts.committee : opts.validators;
+    this.f = Math.floor((committee - 1) / 3);
     const validatorKeys = Array.from({ length: opts.validators }, (_, i) =>
       keyFor(`sim-validator-${i}`, opts.scheme),
     );
@@ -153,7 +157,7 @@ export class SimCluster {
     this.genesis = {
       chain_id: 'self-sim-1',
       genesis_time: GENESIS_TIME,
-      params: { ...DEFAULT_PARAMS, committee_size: 0, timing: 'local' },
+      params: { ...DEFAULT_PARAMS, committee_size: opts.committee ?? 0, timing: 'local' },
       validators: validatorKeys.map((k) => ({
         address: addressOf(k),
         public_key: k.publicKey,

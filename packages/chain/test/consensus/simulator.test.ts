@@ -92,6 +92,20 @@ describe('deterministic network simulator', () => {
     expect(r.equivocators_slashed).toBe(3);
   });
 
+  it('draws a smaller committee by sortition each height and stays safe and live (7 of 10)', () => {
+    const r = simulate({
+      validators: 10,
+      committee: 7,
+      heights: 20,
+      seed: 5,
+      drop: 0.05,
+      byzantine: 1,
+      crash: 1,
+    });
+    expect(r.f).toBe(2);
+    expectSafeAndLive(r, 20);
+  });
+
   it('runs with post-quantum hybrid validator signatures, as on the real chain', () => {
     const r = simulate({ heights: 8, seed: 4, drop: 0.05, scheme: 'hybrid-ed25519-ml-dsa-65' });
     expectSafeAndLive(r, 8);
