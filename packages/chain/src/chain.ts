@@ -351,14 +351,7 @@ export class Chain implements ChainPort {
     }
     const txs: DecodedTx[] = block.txs.map((bytes) => {
       const { stx, hash, digest } = this.decodeTx(bytes);
-      if (!this.verified.has(digest)) {
-        checkStateless(
-          stx,
-          { chainId: this.chainId, params, schemes: this.genesis.signature_schemes },
-          { bytes, hash },
-        );
-        this.remember(digest);
-      }
+      this.verifyOnce(stx, bytes, hash, digest);
       return { stx, bytes, hash };
     });
     const seen = new Set<string>();
@@ -446,7 +439,7 @@ export class Chain implements ChainPort {
     const id = signedDigest(bytes);
     if (this.verified.has(id)) return true;
     if (!verifyVote(sv)) return false;
-    this.remember(id);
+    this.verified.add(id);
     return true;
   }
 
@@ -511,18 +504,10 @@ export class Chain implements ChainPort {
    * the mempool against the committed state. Throws ChainError with a stable code.
    */
   submitTransaction(bytes: Uint8Array): { hash: Uint8Array } {
-    const params = this.genesis.params;
     const { stx, hash, digest: key } = this.decodeTx(bytes);
     if (this.mempool.has(hash) || this.store.txLocation(hash))
       throw new ChainError('duplicate', 'transaction already known');
-    if (!this.verified.has(key)) {
-      checkStateless(
-        stx,
-        { chainId: this.chainId, params, schemes: this.genesis.signature_schemes },
-        { bytes, hash },
-      );
-      this.remember(key);
-    }
+    this.verifyOnce(stx, bytes, hash, key);
     this.mempool.add(stx, bytes, hash, this.tree);
     return { hash };
   }
@@ -539,8 +524,16 @@ export class Chain implements ChainPort {
     return { stx, hash, digest };
   }
 
-  private remember(key: string): void {
-    this.verified.add(key);
+  /** Stateless checks and signature, once per distinct signed encoding. Throws ChainError. */
+  private verifyOnce(stx: SignedTransaction, bytes: Uint8Array, hash: Uint8Array, digest: string): void {
+    if (this.verified.has(digest)) return;
+    const ctx = {
+      chainId: this.chainId,
+      params: this.genesis.params,
+      schemes: this.genesis.signature_schemes,
+    };
+    checkStateless(stx, ctx, { bytes, hash });
+    this.verified.add(digest);
   }
 
   /** Decoded committed block, for APIs and tools. */

@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { colourChecker, splitRewards } from '../../src/poai/index.js';
 import { docVector } from '../../../../scripts/doc-vectors.js';
+import { prng } from './prng.js';
 
 const DOC = 'docs/protocol/poai.md';
-
-/** mulberry32: a seeded integer PRNG, so property loops are reproducible. */
-function prng(seed: number): (n: number) => number {
-  let s = seed >>> 0;
-  return (n) => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
-}
 
 interface RewardsVector {
   committee: string[];
