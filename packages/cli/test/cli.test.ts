@@ -48,7 +48,8 @@ function up(dataDir: string, blocks: number): Promise<{ lines: BlockLine[]; code
       }
     });
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ lines, code }));
+    // 'close', not 'exit': stdout may still hold the last block lines when the process exits.
+    child.on('close', (code) => resolve({ lines, code }));
   });
 }
 
