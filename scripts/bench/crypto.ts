@@ -7,6 +7,7 @@
  * is the best of a few fixed time slices, so the whole run stays well under a minute.
  */
 import { randomBytes } from 'node:crypto';
+import { SLICES, bestRate } from './lib/timing.js';
 import {
   AEAD_KEY_BYTES,
   accountKeysFromSeed,
@@ -33,34 +34,12 @@ import {
   type AeadAlg,
 } from '@self/crypto';
 
+// Crypto operations are short and steady: a longer default slice than the state benchmark's.
 const SLICE_MS = Number(process.env.BENCH_SLICE_MS ?? 400);
-const SLICES = Number(process.env.BENCH_SLICES ?? 3);
 const MIB = 1 << 20;
 
-/** Operations per second of `fn` over one time slice. */
-function slice(fn: () => unknown, sliceMs: number): number {
-  let ops = 0;
-  const start = process.hrtime.bigint();
-  const deadline = start + BigInt(sliceMs) * 1_000_000n;
-  let now = start;
-  while (now < deadline) {
-    fn();
-    ops++;
-    now = process.hrtime.bigint();
-  }
-  return ops / (Number(now - start) / 1e9);
-}
-
-/**
- * Best of SLICES time slices, after a short warm-up. Taking the best rather than the mean keeps
- * the figures stable on a shared machine, where other processes only ever slow a slice down.
- */
-function perSecond(fn: () => unknown): number {
-  for (let i = 0; i < 3; i++) fn();
-  let best = 0;
-  for (let i = 0; i < SLICES; i++) best = Math.max(best, slice(fn, SLICE_MS));
-  return best;
-}
+/** Best of SLICES time slices after a warm-up (scripts/bench/lib/timing.ts). */
+const perSecond = (fn: () => unknown): number => bestRate(fn, { sliceMs: SLICE_MS });
 
 const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
 const bytes = (n: number): Uint8Array => new Uint8Array(randomBytes(n));

@@ -1,5 +1,5 @@
 import { addressFromPublicKey, equalBytes, toHex } from '@self/crypto';
-import { decodeTrusted, encode } from './encoding.js';
+import { decodeTrusted } from './encoding.js';
 import { ChainError } from './errors.js';
 import type { ChainParams } from './params.js';
 import {
@@ -12,26 +12,28 @@ import {
 } from './poai/index.js';
 import type { ReferenceCandidate } from './consensus/chain-port.js';
 import { StateOverlay, type StateReader } from './state-view.js';
-import { StateKey, type Account } from './state-types.js';
+import type { Account } from './state-types.js';
 import type { Address, ColourTransition, CommitCertificate, SignedTransaction } from './types.js';
 import {
   getAccount,
+  getMeta,
   getTotalSupply,
   getValidator,
   putAccount,
+  putMeta,
   putTotalSupply,
   putValidator,
   reserveAddress,
 } from './accounts.js';
 import { applyTransaction, releaseUnbonding } from './tx/index.js';
 
-/** Chain-wide records the block prologue and epilogue keep in state (committed by the state root). */
+/** Meta records (names under `meta/`) the block prologue and epilogue keep in state. */
 export const EXEC_META = {
   /** Committee of the height being executed: [address, public key][] in draw order. */
-  committee: StateKey.meta('committee'),
+  committee: 'committee',
   /** Fees collected by the parent block, paid out with the block reward in the next prologue. */
-  lastFees: StateKey.meta('last_fees'),
-  lastProposer: StateKey.meta('last_proposer'),
+  lastFees: 'last_fees',
+  lastProposer: 'last_proposer',
 } as const;
 
 export interface DecodedTx {
@@ -139,8 +141,8 @@ export function executeBlock(
     fees += result.fee;
     bytes += item.bytes.length;
   }
-  overlay.set(EXEC_META.lastFees, encode(fees));
-  overlay.set(EXEC_META.lastProposer, encode(input.proposer));
+  putMeta(overlay, EXEC_META.lastFees, fees);
+  putMeta(overlay, EXEC_META.lastProposer, input.proposer);
   return {
     overlay,
     included,
@@ -158,8 +160,8 @@ function prologue(overlay: StateOverlay, input: ExecInput, ctx: ExecContext): vo
   const previousCommittee = readCommittee(overlay);
   if (input.lastCommitSigners && previousCommittee) {
     const signers = new Set(input.lastCommitSigners);
-    const fees = readNumber(overlay, EXEC_META.lastFees);
-    const builder = readString(overlay, EXEC_META.lastProposer);
+    const fees = getMeta<number>(overlay, EXEC_META.lastFees) ?? 0;
+    const builder = getMeta<string>(overlay, EXEC_META.lastProposer) ?? null;
     const total = fees + ctx.params.block_reward;
     if (builder && total > 0) {
       const addresses = previousCommittee.map((m) => m.address);
@@ -194,7 +196,11 @@ function prologue(overlay: StateOverlay, input: ExecInput, ctx: ExecContext): vo
   // Committees rarely change between heights; an unchanged record is not rewritten (with hybrid
   // keys it is ~2 KB per member).
   if (!sameCommittee(previousCommittee, input.committee)) {
-    overlay.set(EXEC_META.committee, encode(input.committee.map((m) => [m.address, m.publicKey])));
+    putMeta(
+      overlay,
+      EXEC_META.committee,
+      input.committee.map((m) => [m.address, m.publicKey]),
+    );
   }
 }
 
@@ -206,7 +212,7 @@ export function supplyAudit(state: { entries(): Iterable<[string, Uint8Array]> }
   held: number;
   totalSupply: number;
 } {
-  let held = readNumber(state, EXEC_META.lastFees);
+  let held = getMeta<number>(state, EXEC_META.lastFees) ?? 0;
   for (const [key, value] of state.entries()) {
     if (!key.startsWith('account/')) continue;
     const a = decodeTrusted(value) as Account;
@@ -218,22 +224,8 @@ export function supplyAudit(state: { entries(): Iterable<[string, Uint8Array]> }
 export function readCommittee(
   reader: StateReader,
 ): Array<{ address: Address; publicKey: Uint8Array }> | null {
-  const bytes = reader.get(EXEC_META.committee);
-  if (!bytes) return null;
-  return (decodeTrusted(bytes) as Array<[Address, Uint8Array]>).map(([address, publicKey]) => ({
-    address,
-    publicKey,
-  }));
-}
-
-function readNumber(reader: StateReader, key: string): number {
-  const bytes = reader.get(key);
-  return bytes ? (decodeTrusted(bytes) as number) : 0;
-}
-
-function readString(reader: StateReader, key: string): string | null {
-  const bytes = reader.get(key);
-  return bytes ? (decodeTrusted(bytes) as string) : null;
+  const members = getMeta<Array<[Address, Uint8Array]>>(reader, EXEC_META.committee);
+  return members ? members.map(([address, publicKey]) => ({ address, publicKey })) : null;
 }
 
 function sameCommittee(a: ExecInput['committee'] | null, b: ExecInput['committee']): boolean {
