@@ -1,0 +1,14 @@
+export { NodeClient, type NodeClientOptions, type WaitOptions } from './node-client.js';
+export { NodeApiError, isNodeApiError } from './errors.js';
+export type {
+  AccountInfo,
+  ApiErrorBody,
+  BlockInfo,
+  CommittedTransaction,
+  HealthInfo,
+  NodeStatus,
+  PendingTransaction,
+  SubmitResult,
+  TransactionInfo,
+  ValidatorInfo,
+} from './types.js';
