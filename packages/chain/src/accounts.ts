@@ -149,6 +149,13 @@ export const putApp = (overlay: StateOverlay, record: AppRecord): void =>
 
 export const getNode = (reader: StateReader, did: string, peerId: string): NodeRecord | undefined =>
   read(reader, StateKey.node(did, peerId));
+/** Announced nodes (on-chain `node.announce` records), for peer discovery. */
+export function listNodes(
+  store: { stateWithPrefix(prefix: string, limit: number): Array<[string, Uint8Array]> },
+  limit = 1_000,
+): NodeRecord[] {
+  return store.stateWithPrefix('node/', limit).map(([, value]) => decodeTrusted(value) as NodeRecord);
+}
 export const putNode = (overlay: StateOverlay, record: NodeRecord): void =>
   write(overlay, StateKey.node(record.did, record.peer_id), record);
 

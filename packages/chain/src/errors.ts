@@ -50,6 +50,8 @@ export const CHAIN_ERROR_CODES = [
   'equivocation',
   'unknown_proposal',
   'conflicting_proposal',
+  // Node
+  'unavailable',
 ] as const;
 export type ChainErrorCode = (typeof CHAIN_ERROR_CODES)[number];
 

@@ -17,6 +17,7 @@ export * from './chain.js';
 export * from './verified-cache.js';
 export * from './block-exec.js';
 export * from './local-testnet.js';
+export * from './evidence-report.js';
 export * from './consensus/engine.js';
 export * from './consensus/chain-port.js';
 export * from './consensus/clock.js';

@@ -115,6 +115,9 @@ function prepare(db: Database.Database) {
     ),
     deleteState: db.prepare('DELETE FROM state WHERE key = ?'),
     stateEntries: db.prepare('SELECT key, value FROM state ORDER BY key').raw(),
+    stateRange: db
+      .prepare('SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key LIMIT ?')
+      .raw(),
     stateCount: db.prepare('SELECT COUNT(*) FROM state').pluck(),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
     putMeta: db.prepare(
@@ -322,6 +325,13 @@ export class ChainStore implements StateReader {
 
   stateCount(): number {
     return this.stmt.stateCount.get() as number;
+  }
+
+  /** Committed records whose key starts with `prefix`, ordered by key, at most `limit`. */
+  stateWithPrefix(prefix: string, limit = 10_000): Array<[string, Uint8Array]> {
+    // Keys are ASCII, so every key with the prefix sorts below prefix + U+FFFF.
+    const rows = this.stmt.stateRange.all(prefix, `${prefix}\uffff`, limit) as Array<[string, Buffer]>;
+    return rows.map((row) => [row[0], bytes(row[1])]);
   }
 
   /**

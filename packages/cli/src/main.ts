@@ -1,13 +1,18 @@
 import { Command, CommanderError } from 'commander';
 import { registerKeys } from './commands/keys.js';
+import { registerNode } from './commands/node.js';
+import { registerStatus } from './commands/status.js';
+import { registerTestnet } from './commands/testnet.js';
+import { registerTx } from './commands/tx.js';
 import { registerUp } from './commands/up.js';
 import { CliError } from './errors.js';
-import './polyfills.js';
 
 const program = new Command();
 program
   .name('self')
-  .description('SELF: a sovereign personal cloud. Runs a local SELF cloud and manages keys.')
+  .description(
+    'SELF: a sovereign personal cloud. Runs a local SELF cloud, SELF Chain nodes and test networks, and manages keys.',
+  )
   .version('0.1.0')
   .option('--json', 'machine-readable JSON output on every command')
   .showHelpAfterError('(run with --help for usage)')
@@ -15,6 +20,10 @@ program
 
 registerKeys(program);
 registerUp(program);
+registerNode(program);
+registerTestnet(program);
+registerTx(program);
+registerStatus(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -25,13 +25,21 @@ interface BlockLine {
   proposer: string;
 }
 
-/** Runs `self up --json` until `blocks` blocks are printed, then sends SIGTERM. */
-function up(dataDir: string, blocks: number): Promise<{ lines: BlockLine[]; code: number | null }> {
+/**
+ * Runs `self up --json` until `blocks` blocks are printed, then sends SIGTERM. `onReady` runs with
+ * the API URL before the blocks are awaited.
+ */
+function up(
+  dataDir: string,
+  blocks: number,
+  onReady: (apiUrl: string) => Promise<void> = async () => undefined,
+): Promise<{ lines: BlockLine[]; code: number | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--json', 'up', '--data', dataDir], {
+    const child = spawn(process.execPath, [BIN, '--json', 'up', '--data', dataDir, '--port', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines: BlockLine[] = [];
+    let ready: Promise<void> = Promise.resolve();
     let buffer = '';
     let stopping = false;
     child.stdout.on('data', (chunk: Buffer) => {
@@ -40,11 +48,20 @@ function up(dataDir: string, blocks: number): Promise<{ lines: BlockLine[]; code
       while ((nl = buffer.indexOf('\n')) >= 0) {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
-        if (line.trim()) lines.push(JSON.parse(line) as BlockLine);
+        if (!line.trim()) continue;
+        const parsed = JSON.parse(line) as BlockLine | { event: 'ready'; api_url: string };
+        if ('event' in parsed) ready = onReady(parsed.api_url);
+        else lines.push(parsed);
       }
       if (lines.length >= blocks && !stopping) {
         stopping = true;
-        child.kill('SIGTERM');
+        ready.then(
+          () => child.kill('SIGTERM'),
+          (err: unknown) => {
+            child.kill('SIGTERM');
+            reject(err as Error);
+          },
+        );
       }
     });
     child.on('error', reject);
@@ -90,7 +107,7 @@ describe('self keys', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('unknown scheme "rsa"');
     expect(self(['frobnicate']).status).not.toBe(0);
-    expect(self(['up', '--port', '70000']).stderr).toContain('--port must be 1-65535');
+    expect(self(['up', '--port', '70000']).stderr).toContain('--port must be 0-65535');
   });
 
   it('--help lists the commands', () => {
@@ -102,15 +119,26 @@ describe('self keys', () => {
 });
 
 describe('self up', () => {
-  it('runs a local 4-validator chain, stops on SIGTERM, and resumes from disk', async () => {
+  it('runs a local 4-validator chain on libp2p with its API, stops on SIGTERM, and resumes from disk', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'self-up-test-'));
     dirs.push(dataDir);
-    const first = await up(dataDir, 3);
+    let status: { chain_id: string; node_info: { peer_count: number } } | undefined;
+    const first = await up(dataDir, 3, async (apiUrl) => {
+      // Four nodes: the API's node sees the other three as libp2p peers once they have dialled in.
+      for (let i = 0; i < 100; i++) {
+        status = (await (await fetch(`${apiUrl}/v1/status`)).json()) as typeof status;
+        if (status!.node_info.peer_count >= 3) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    expect(status?.chain_id).toBe('self-local-1');
+    expect(status?.node_info.peer_count).toBeGreaterThanOrEqual(3);
     expect(first.code).toBe(0);
     expect(first.lines.slice(0, 3).map((l) => l.height)).toEqual([1, 2, 3]);
     for (const l of first.lines) expect(l.hash).toMatch(/^[0-9a-f]{64}$/);
     // Validator keys are private to the operator.
-    expect(statSync(join(dataDir, 'keys', 'validator-0.phrase')).mode & 0o077).toBe(0);
+    expect(statSync(join(dataDir, 'testnet', 'node0', 'keys', 'validator.phrase')).mode & 0o077).toBe(0);
+    expect(statSync(join(dataDir, 'testnet', 'node0', 'keys', 'peer.key')).mode & 0o077).toBe(0);
 
     const second = await up(dataDir, 1);
     expect(second.code).toBe(0);

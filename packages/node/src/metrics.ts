@@ -53,6 +53,7 @@ export class NodeMetrics {
   private readonly gossipBytes: Counter<'topic' | 'direction'>;
   private readonly txs: Counter<'result'>;
   private readonly syncing: Gauge;
+  private readonly penalties: Counter<'reason'>;
   private readonly reasons = new LabelBudget(MAX_LABEL_VALUES);
   private readonly topics = new LabelBudget(MAX_LABEL_VALUES);
 
@@ -142,6 +143,12 @@ export class NodeMetrics {
       help: '1 while the node catches up by block sync, else 0',
       registers,
     });
+    this.penalties = new Counter({
+      name: 'self_peer_penalties_total',
+      help: 'Peers charged (scored down) for proven misbehaviour, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
   }
 
   setHeight(h: number): void {
@@ -187,6 +194,10 @@ export class NodeMetrics {
 
   countTx(result: 'accepted' | 'rejected'): void {
     this.txs.inc({ result });
+  }
+
+  countPenalty(reason: string): void {
+    this.penalties.inc({ reason: this.reasons.value(reason) });
   }
 
   setSyncing(b: boolean): void {

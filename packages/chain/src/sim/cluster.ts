@@ -10,6 +10,7 @@ import {
 import { supplyAudit } from '../block-exec.js';
 import { Chain } from '../chain.js';
 import { VerifiedCache } from '../verified-cache.js';
+import { evidenceTransaction } from '../evidence-report.js';
 import { signTransaction, encodeSignedTransaction } from '../codec.js';
 import { ConsensusEngine, type ByzantineBehaviour } from '../consensus/engine.js';
 import type { WireMessage } from '../consensus/transport.js';
@@ -397,23 +398,9 @@ export class SimCluster {
   private onEquivocation(node: SimNode, a: Uint8Array, b: Uint8Array, voter: Address): void {
     this.equivocators.add(voter);
     if (node.byzantine || node.reportedEquivocators.has(voter) || !node.chain) return;
-    const chain = node.chain;
-    const validator = getValidator(chain.store, voter);
-    if (!validator || validator.slashed) return;
+    const bytes = evidenceTransaction(node.chain, node.key, voter, a, b);
+    if (!bytes) return;
     node.reportedEquivocators.add(voter);
-    const account = getAccount(chain.store, node.address);
-    const stx = signTransaction(
-      {
-        v: 1,
-        chain_id: chain.chainId,
-        kind: 'evidence',
-        nonce: account.nonce + 1 + chain.mempool.entries().filter((e) => e.sender === node.address).length,
-        point_price: this.genesis.params.min_point_price,
-        body: { vote_a: a, vote_b: b },
-      },
-      node.key,
-    );
-    const bytes = encodeSignedTransaction(stx);
     if (this.trySubmit(node, bytes)) this.broadcast(node, node.incarnation, { t: 'txs', data: [bytes] });
   }
 

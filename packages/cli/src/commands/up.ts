@@ -1,16 +1,9 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { accountKeysFromPhrase, newRecoveryPhrase, toHex, type SigningKey } from '@self/crypto';
-import {
-  ChainError,
-  LocalTestnet,
-  StoreError,
-  genesisFromJSON,
-  genesisToJSON,
-  makeDevGenesis,
-  type Genesis,
-} from '@self/chain';
+import { toHex } from '@self/crypto';
+import { ChainError, StoreError } from '@self/chain';
+import type { NodeHome, SelfNode } from '@self/node';
 import { CliError } from '../errors.js';
 import { createLogger } from '../logger.js';
 
@@ -23,67 +16,95 @@ interface UpOptions {
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('start a whole SELF cloud on this machine (for now: a local 4-validator SELF Chain)')
-    .option('--data <dir>', 'data directory (chain databases, genesis, validator keys)', './.self')
-    .option('--port <n>', 'HTTP port for the cloud (used by the API from the next release on)', '8080')
-    .option('--validators <n>', 'validators in the local chain', '4')
+    .description(
+      'start a whole SELF cloud on this machine (for now: a 4-validator SELF Chain on libp2p with its API)',
+    )
+    .option('--data <dir>', 'data directory (node homes: genesis, keys, chain databases)', './.self')
+    .option('--port <n>', 'HTTP port of the API', '8080')
+    .option('--validators <n>', 'validators in the local chain (used when the data directory is new)', '4')
     .action(async (opts: UpOptions) => {
       const json = program.opts<{ json?: boolean }>().json === true;
       const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 1 || port > 65535)
-        throw new CliError(`--port must be 1-65535, got "${opts.port}"`, 2);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new CliError(`--port must be 0-65535, got "${opts.port}"`, 2);
       const count = Number(opts.validators);
       if (!Number.isInteger(count) || count < 1 || count > 16)
         throw new CliError('--validators must be 1-16', 2);
       const dataDir = resolve(opts.data);
+      const { ConfigError, SelfNode } = await import('@self/node');
       const log = createLogger('self-up');
-      const { genesis, keys } = loadOrCreateLocalChain(dataDir, count);
+      const homes = await loadOrCreateHomes(join(dataDir, 'testnet'), count);
       log.info(
-        { dataDir, chainId: genesis.chain_id, validators: keys.length, port },
-        'starting local SELF Chain',
+        { dataDir, chainId: homes[0]!.genesis.chain_id, validators: homes.length, port },
+        'starting SELF',
       );
 
-      const testnet = new LocalTestnet({
-        genesis,
-        validatorKeys: keys,
-        dataDir: join(dataDir, 'chain'),
-        onCommit: ({ node, height, round, hash, block }) => {
-          if (node !== 0) return;
-          const line = {
-            height,
-            hash: toHex(hash),
-            round,
-            txs: block.txs.length,
-            proposer: block.header.proposer,
-            efficiency: block.header.efficiency,
-            timestamp: new Date(block.header.timestamp).toISOString(),
-          };
-          if (json) console.log(JSON.stringify(line));
-          else
-            console.log(
-              `block ${height}  ${line.hash.slice(0, 16)}…  round ${round}  ${line.txs} txs  proposer ${line.proposer}`,
-            );
-        },
-        onReject: ({ node, reason }) => log.debug({ node, reason }, 'message rejected'),
-      });
+      const nodes: SelfNode[] = [];
+      const stopAll = async (): Promise<void> => {
+        for (const n of nodes.reverse()) await n.stop();
+      };
       try {
-        testnet.start();
+        for (const [i, home] of homes.entries()) {
+          // In one process the nodes find each other by dialling; ports are the OS's choice, except
+          // the first node's API, which is the cloud's HTTP port.
+          const config = {
+            ...home.config,
+            p2p: { ...home.config.p2p, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [] },
+            api: { ...home.config.api, host: '127.0.0.1', port: i === 0 ? port : 0 },
+            verify_threads: 1,
+          };
+          const node = await SelfNode.start({
+            config,
+            genesis: home.genesis,
+            validatorKey: home.validatorKey,
+            peerKey: home.peerKey,
+            chainDbPath: home.chainDbPath,
+            logger: log.child({ node: i }),
+            api: i === 0,
+          });
+          nodes.push(node);
+          for (const other of nodes.slice(0, -1))
+            for (const addr of other.info().listenAddrs) await node.dial(addr).catch(() => undefined);
+        }
       } catch (err) {
-        if (err instanceof StoreError || err instanceof ChainError) {
+        await stopAll();
+        if (err instanceof StoreError || err instanceof ChainError || err instanceof ConfigError)
           throw new CliError(
             `${err.message} (use another --data directory, or remove ${dataDir} to start over)`,
           );
-        }
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+          throw new CliError(`port ${port} is in use: choose another with --port`, 2);
         throw err;
       }
-      const height = testnet.validators[0]!.chain.latestHeight();
-      log.info({ height }, height > 0 ? 'resumed from disk' : 'genesis created');
+      const first = nodes[0]!;
+      first.subscribe((e) => {
+        if (e.type !== 'block') return;
+        const line = {
+          height: e.height,
+          hash: toHex(e.hash),
+          round: e.round,
+          txs: e.block.txs.length,
+          proposer: e.block.header.proposer,
+          efficiency: e.block.header.efficiency,
+          timestamp: new Date(e.block.header.timestamp).toISOString(),
+        };
+        if (json) console.log(JSON.stringify(line));
+        else
+          console.log(
+            `block ${line.height}  ${line.hash.slice(0, 16)}…  round ${line.round}  ${line.txs} txs  proposer ${line.proposer}`,
+          );
+      });
+      log.info({ api: first.apiUrl(), height: first.chain.latestHeight() }, 'SELF is up');
+      if (json) console.log(JSON.stringify({ event: 'ready', api_url: first.apiUrl() }));
+      else console.error(`SELF Chain API: ${first.apiUrl()}/v1/status  (Ctrl-C stops)`);
 
       await new Promise<void>((done) => {
         const stop = (signal: string): void => {
           log.info({ signal }, 'shutting down');
-          testnet.stop();
-          done();
+          stopAll().then(done, (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            done();
+          });
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
@@ -91,43 +112,18 @@ export function registerUp(program: Command): void {
     });
 }
 
-/**
- * The local chain's genesis and validator keys live in the data directory: made on first start
- * (random recovery phrases, files readable only by this user), reused afterwards.
- */
-function loadOrCreateLocalChain(dataDir: string, count: number): { genesis: Genesis; keys: SigningKey[] } {
-  const genesisPath = join(dataDir, 'genesis.json');
-  const keysDir = join(dataDir, 'keys');
-  if (existsSync(genesisPath)) {
-    let genesis: Genesis;
-    try {
-      genesis = genesisFromJSON(JSON.parse(readFileSync(genesisPath, 'utf8')));
-    } catch (err) {
-      throw new CliError(`${genesisPath} is not a valid genesis file: ${(err as Error).message}`);
+/** Node homes under `dir` (node0 …): made on first start with fresh keys, reused afterwards. */
+async function loadOrCreateHomes(dir: string, count: number): Promise<NodeHome[]> {
+  const { ConfigError, initTestnet, loadHome } = await import('@self/node');
+  try {
+    if (!existsSync(join(dir, 'node0', 'genesis.json'))) {
+      await initTestnet({ validators: count, out: dir, chainId: 'self-local-1', basePort: 0 });
     }
-    const keys = genesis.validators.map((_, i) => {
-      const file = join(keysDir, `validator-${i}.phrase`);
-      if (!existsSync(file))
-        throw new CliError(`missing validator key ${file}; restore it or start over with a new --data`);
-      return accountKeysFromPhrase(readFileSync(file, 'utf8').trim()).account;
-    });
-    return { genesis, keys };
+    const homes: NodeHome[] = [];
+    for (let i = 0; existsSync(join(dir, `node${i}`)); i++) homes.push(loadHome(join(dir, `node${i}`)));
+    return homes;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`${err.message} (or remove ${dir} to start over)`);
+    throw err;
   }
-  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
-  const keys: SigningKey[] = [];
-  for (let i = 0; i < count; i++) {
-    const phrase = newRecoveryPhrase();
-    const file = join(keysDir, `validator-${i}.phrase`);
-    writeFileSync(file, `${phrase}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
-    keys.push(accountKeysFromPhrase(phrase).account);
-  }
-  const { genesis } = makeDevGenesis({
-    chainId: 'self-local-1',
-    validators: keys,
-    genesisTime: Date.now() - 1_000,
-    params: { committee_size: 0, timing: 'local' },
-  });
-  writeFileSync(genesisPath, `${JSON.stringify(genesisToJSON(genesis), null, 2)}\n`);
-  return { genesis, keys };
 }

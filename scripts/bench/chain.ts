@@ -1,0 +1,197 @@
+/**
+ * `npm run bench -- chain [--sig hybrid|ed25519] [--seconds 15] [--validators 4] [--accounts 1000]`
+ *
+ * Starts a real testnet (`self testnet init` homes, one `self node` process per validator, libp2p
+ * on loopback), loads it with signed transfers from many accounts through the HTTP API for a fixed
+ * time, and reports throughput and finality. The verification ceiling is measured in the same run:
+ * verify_bound_tps = single-core verify rate x cores / validators, since every validator verifies
+ * every transaction once.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { accountKeysFromSeed, addressFromPublicKey, sha512, utf8, type AccountScheme } from '@self/crypto';
+import { encodeSignedTransaction, signTransaction, type Transaction } from '@self/chain';
+import { initTestnet, measureVerifyRate, NodeClient } from '@self/node';
+import { NodeProcess, editConfig, waitForHeight } from '@self/node/testing';
+import { median, round } from './lib/timing.js';
+
+const BIN = fileURLToPath(new URL('../../packages/cli/bin/self.js', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    sig: { type: 'string', default: 'hybrid' },
+    seconds: { type: 'string', default: '15' },
+    validators: { type: 'string', default: '4' },
+    accounts: { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '64' },
+    'max-txs': { type: 'string', default: '40000' },
+  },
+});
+if (args.sig !== 'hybrid' && args.sig !== 'ed25519') throw new Error('--sig must be hybrid or ed25519');
+const scheme: AccountScheme = args.sig === 'ed25519' ? 'ed25519' : 'hybrid-ed25519-ml-dsa-65';
+const seconds = Number(args.seconds);
+const validators = Number(args.validators);
+const accountCount = Number(args.accounts);
+const concurrency = Number(args.concurrency);
+const cores = availableParallelism();
+
+// ---- 1. The verification ceiling, measured now on this machine
+const single = await measureVerifyRate(scheme, 2, { threads: 1 });
+const verifyBound = (single.perSecond * cores) / validators;
+console.log(
+  `verify (${args.sig}, 1 thread): ${round(single.perSecond)} tx/s; ${cores} cores / ${validators} validators -> bound ${round(verifyBound)} tx/s`,
+);
+
+// ---- 2. Load: accounts funded at genesis, transfers signed before the clock starts
+const total = Math.min(Number(args['max-txs']), Math.ceil(verifyBound * 1.5 * seconds));
+const perAccount = Math.ceil(total / accountCount);
+if (perAccount > 64)
+  throw new Error(`raise --accounts: ${perAccount} txs per account exceeds the mempool nonce gap`);
+const keys = Array.from(
+  { length: accountCount },
+  (_, i) => accountKeysFromSeed(sha512(utf8(`bench-${i}`)), scheme).account,
+);
+const addresses = keys.map((k) => addressFromPublicKey(k.publicKey));
+const dir = mkdtempSync(join(tmpdir(), 'self-bench-chain-'));
+const infos = await initTestnet({
+  validators,
+  out: dir,
+  chainId: 'self-bench-1',
+  scheme,
+  basePort: 0,
+  accounts: addresses.map((address) => ({ address, balance: 1_000_000_000_000 })),
+});
+for (const info of infos)
+  editConfig(info.home, (c) => {
+    (c.api as Record<string, unknown>).rate_limit = {
+      max: 1_000_000_000,
+      window_ms: 1_000,
+      allow: ['127.0.0.1'],
+    };
+    c.log_level = 'warn';
+  });
+const queues: Uint8Array[][] = infos.map(() => []);
+const signStarted = performance.now();
+for (let n = 0; n < perAccount; n++) {
+  for (let a = 0; a < accountCount; a++) {
+    const tx: Transaction<'transfer'> = {
+      v: 1,
+      chain_id: 'self-bench-1',
+      kind: 'transfer',
+      nonce: n + 1,
+      point_price: 1 + ((a + n) % 20),
+      body: { to: addresses[(a + 1) % accountCount]!, amount: 1 },
+    };
+    // An account always talks to the same node, so its nonces arrive in order.
+    queues[a % validators]!.push(encodeSignedTransaction(signTransaction(tx, keys[a]!)));
+  }
+  process.stderr.write(`\rsigning ${accountCount * (n + 1)}/${accountCount * perAccount} transfers`);
+}
+process.stderr.write('\n');
+console.log(
+  `signed ${accountCount * perAccount} transfers in ${round((performance.now() - signStarted) / 1000)} s`,
+);
+
+// ---- 3. The network
+const nodes = infos.map((info) => new NodeProcess(BIN, info.home, info.api_url));
+const cleanup = async (): Promise<void> => {
+  await Promise.all(nodes.map((n) => n.terminate()));
+  rmSync(dir, { recursive: true, force: true });
+};
+try {
+  await Promise.all(nodes.map((n) => n.start()));
+  await waitForHeight(nodes, 2, 120_000);
+  const clients = infos.map((i) => new NodeClient(i.api_url, { timeoutMs: 30_000 }));
+  const startHeight = await nodes[0]!.height();
+
+  // Submission times by tx hash; commit times are when node 0 reports the block.
+  const submittedAt = new Map<string, number>();
+  let rejected = 0;
+  const rejectedBy = new Map<string, number>();
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const worker = async (w: number): Promise<void> => {
+    const node = w % validators;
+    const queue = queues[node]!;
+    while (performance.now() < deadline) {
+      const bytes = queue.shift();
+      if (!bytes) return;
+      const sentAt = performance.now();
+      try {
+        const { hash } = await clients[node]!.submitTransaction(bytes);
+        submittedAt.set(hash, sentAt);
+      } catch (err) {
+        rejected++;
+        const code = (err as { body?: { details?: { code?: string } } }).body?.details?.code ?? String(err);
+        rejectedBy.set(code, (rejectedBy.get(code) ?? 0) + 1);
+      }
+    }
+  };
+  const finality: number[] = [];
+  let committedInWindow = 0;
+  let blocks = 0;
+  let nextHeight = startHeight + 1;
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      const tip = await nodes[0]!.height().catch(() => nextHeight - 1);
+      for (; nextHeight <= tip; nextHeight++) {
+        const block = await clients[0]!.block(nextHeight);
+        const seenAt = performance.now();
+        blocks++;
+        for (const tx of block.txs) {
+          const sent = submittedAt.get(tx.hash);
+          if (sent === undefined) continue;
+          finality.push(seenAt - sent);
+          if (seenAt <= deadline) committedInWindow++;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  const elapsed = (Math.min(performance.now(), deadline) - t0) / 1000;
+  // Let the last submissions commit, so their finality counts.
+  await new Promise((r) => setTimeout(r, 3_000));
+  watching = false;
+  await watcher;
+
+  finality.sort((a, b) => a - b);
+  const pct = (p: number): number =>
+    finality[Math.min(finality.length - 1, Math.floor(p * finality.length))] ?? NaN;
+  const tps = committedInWindow / elapsed;
+  console.log(
+    `${args.sig}: ${submittedAt.size} accepted, ${rejected} rejected, ${finality.length} committed in ${blocks} blocks`,
+  );
+  console.log(
+    `tps ${round(tps)} (bound ${round(verifyBound)}, ${round(tps / verifyBound, 2)}x); finality p50 ${round(pct(0.5))} ms, p99 ${round(pct(0.99))} ms`,
+  );
+  if (rejectedBy.size) console.log(`rejections: ${JSON.stringify(Object.fromEntries(rejectedBy))}`);
+  console.log(
+    JSON.stringify({
+      bench: 'chain',
+      signature_scheme: args.sig,
+      validators,
+      cores,
+      seconds: round(elapsed, 2),
+      accounts: accountCount,
+      submitted: submittedAt.size,
+      rejected,
+      committed: finality.length,
+      blocks,
+      avg_block_txs: blocks ? round(finality.length / blocks) : 0,
+      tps: round(tps),
+      p50_finality_ms: round(pct(0.5)),
+      p99_finality_ms: round(pct(0.99)),
+      median_finality_ms: round(median(finality)),
+      verify_single_core_per_s: round(single.perSecond),
+      verify_bound_tps: round(verifyBound),
+      tps_over_bound: round(tps / verifyBound, 3),
+    }),
+  );
+} finally {
+  await cleanup();
+}
