@@ -96,7 +96,16 @@ console.log(
 );
 
 // ---- 3. The network
-const nodes = infos.map((info) => new NodeProcess(BIN, info.home, info.api_url));
+const nodes = infos.map(
+  (info) =>
+    new NodeProcess(BIN, info.home, info.api_url, {
+      logLevel: process.env.BENCH_NODE_LOGS ?? 'warn',
+      // BENCH_PROFILE_DIR=DIR writes a V8 CPU profile of every node process there.
+      ...(process.env.BENCH_PROFILE_DIR
+        ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] }
+        : {}),
+    }),
+);
 const cleanup = async (): Promise<void> => {
   await Promise.all(nodes.map((n) => n.terminate()));
   rmSync(dir, { recursive: true, force: true });
@@ -170,6 +179,19 @@ try {
     `tps ${round(tps)} (bound ${round(verifyBound)}, ${round(tps / verifyBound, 2)}x); finality p50 ${round(pct(0.5))} ms, p99 ${round(pct(0.99))} ms`,
   );
   if (rejectedBy.size) console.log(`rejections: ${JSON.stringify(Object.fromEntries(rejectedBy))}`);
+  if (process.env.BENCH_NODE_LOGS) {
+    for (const n of nodes) console.error(`--- ${n.home}\n${n.logs.slice(-4000)}`);
+    const text = await nodes[0]!.metrics();
+    console.error(
+      text
+        .split('\n')
+        .filter((l) =>
+          /^self_(round|height|rejected|mempool|peer_pen|signature|votes|transactions_received)/.test(l),
+        )
+        .join('\n'),
+    );
+    console.error(JSON.stringify(await nodes[0]!.get('/v1/status')));
+  }
   console.log(
     JSON.stringify({
       bench: 'chain',

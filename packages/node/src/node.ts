@@ -1,5 +1,5 @@
 import './polyfills.js';
-import { addressFromPublicKey, toHex, type SigningKey } from '@self/crypto';
+import { addressFromPublicKey, sha256, toHex, type SigningKey } from '@self/crypto';
 import {
   Chain,
   ChainError,
@@ -83,6 +83,8 @@ export class SelfNode implements ApiNode {
   private apiBatch: Array<{ bytes: Uint8Array; done: (err: Error | null) => void }> = [];
   private apiTimer: NodeJS.Timeout | null = null;
   private reported = new Set<string>();
+  /** Digests of proposals whose transactions were already verified on the pool. */
+  private preverified = new Set<string>();
   private stopped = false;
   private readonly address: string;
 
@@ -132,6 +134,7 @@ export class SelfNode implements ApiNode {
         if (from && PUNISHABLE.has(reason)) this.metrics.countPenalty(reason);
         this.log.debug({ reason, peer: from }, 'gossip message rejected');
       },
+      onTraffic: (kind, direction, bytes) => this.metrics.countGossip(kind, direction, bytes),
       blocksFrom: (from, max) => this.chain.blocksFrom(from, max),
       latestHeight: () => this.chain.latestHeight(),
       lookupTx: (digestHex) => this.recent.get(digestHex),
@@ -314,6 +317,12 @@ export class SelfNode implements ApiNode {
    * first; the engine's block check then finds them in the verified cache.
    */
   private async preverify(txsOf: () => Uint8Array[], msg: WireMessage, from: string): Promise<void> {
+    // Builders re-send their proposal every few hundred ms: decode and check each one once.
+    const digest = msg.t === 'proposal' ? toHex(sha256(msg.data)) : null;
+    if (digest && this.preverified.has(digest)) {
+      this.engine.receive(msg, from);
+      return;
+    }
     let txs: Uint8Array[];
     try {
       txs = txsOf();
@@ -327,6 +336,10 @@ export class SelfNode implements ApiNode {
       if (unknown.length > 0) await this.verify(unknown);
     } catch (err) {
       this.log.warn({ err }, 'verification pool failed; the engine verifies inline');
+    }
+    if (digest) {
+      if (this.preverified.size >= 256) this.preverified.clear();
+      this.preverified.add(digest);
     }
     if (!this.stopped) this.engine.receive(msg, from);
   }

@@ -55,7 +55,7 @@ describe('a Byzantine validator among four self node processes', () => {
     }
     const others = await honest[1]!.get<ValidatorsBody>('/v1/validators');
     expect(others.validators.filter((v) => v.slashed)).toHaveLength(1);
-  });
+  }, 180_000);
 
   it('its garbage and invalid proposals are rejected with reasons counted, and it is scored down', async () => {
     const text = await honest[0]!.metrics();
@@ -68,5 +68,5 @@ describe('a Byzantine validator among four self node processes', () => {
     expect(counter(text, 'self_peer_penalties_total', 'reason="invalid_block"')).toBeGreaterThan(0);
     // The honest nodes are still up and answering.
     for (const node of honest) expect((await node.get<{ status: string }>('/health')).status).toBe('ok');
-  });
+  }, 180_000);
 });

@@ -27,7 +27,7 @@ describe('four self node processes under crash faults', () => {
     expect(status.chain_id).toBe('self-faults-1');
     expect(status.node_info.peer_count).toBeGreaterThanOrEqual(3);
     expect(await assertNoFork(n)).toBeGreaterThanOrEqual(3);
-  });
+  }, 180_000);
 
   let heightAtFirstCrash = 0;
   it('keep committing after one validator is killed', async () => {
@@ -36,7 +36,7 @@ describe('four self node processes under crash faults', () => {
     const from = Math.max(...(await Promise.all(n.slice(0, 3).map((p) => p.height()))));
     await waitForHeight(n.slice(0, 3), from + 3);
     await assertNoFork(n.slice(0, 3));
-  });
+  }, 180_000);
 
   let stalledAt = 0;
   it('stop committing, without a fork, when a second validator is killed', async () => {
@@ -52,7 +52,7 @@ describe('four self node processes under crash faults', () => {
     expect(await n[0]!.height()).toBe(stalledAt);
     expect(await n[1]!.height()).toBeLessThanOrEqual(stalledAt);
     await assertNoFork(n.slice(0, 2));
-  });
+  }, 180_000);
 
   it('resume when both restart from disk; the restarted nodes kept their state and sync', async () => {
     await n[3]!.start();
@@ -61,7 +61,7 @@ describe('four self node processes under crash faults', () => {
     expect(await n[3]!.height()).toBeGreaterThanOrEqual(heightAtFirstCrash);
     await waitForHeight(n, stalledAt + 3);
     expect(await assertNoFork(n)).toBeGreaterThanOrEqual(stalledAt + 3);
-  });
+  }, 180_000);
 
   it('a node started fresh mid-chain catches up by block sync', async () => {
     const [api, p2p] = await freePorts('127.0.0.1', 2);
@@ -72,11 +72,11 @@ describe('four self node processes under crash faults', () => {
     await assertNoFork([...n, follower]);
     const fStatus = await follower.get<{ node_info: { validator: string | null } }>('/v1/status');
     expect(fStatus.node_info.validator).toBeNull();
-  });
+  }, 180_000);
 
   it('shut down gracefully on SIGTERM', async () => {
     expect(await n[1]!.terminate()).toBe(0);
     await n[1]!.start();
     await waitForHeight([n[1]!], stalledAt + 3);
-  });
+  }, 180_000);
 });

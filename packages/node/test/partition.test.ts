@@ -71,7 +71,7 @@ describe.skipIf(!available)('network partitions between four node processes in n
     lan.heal();
     await waitForHeight(n, Math.max(...heights) + 3, 60_000);
     await assertNoFork(n);
-  });
+  }, 180_000);
 
   it('a 3|1 split: the majority keeps committing, the isolated node stalls, then catches up', async () => {
     lan.partition([0, 1, 2], [3]);
@@ -82,7 +82,7 @@ describe.skipIf(!available)('network partitions between four node processes in n
     await assertNoFork(n);
     lan.heal();
     const target = await n[0]!.height();
-    await waitForHeight([n[3]!], target, 60_000);
+    await waitForHeight([n[3]!], target, 120_000);
     expect(await assertNoFork(n)).toBeGreaterThanOrEqual(target);
-  });
+  }, 180_000);
 });

@@ -33,7 +33,8 @@ export function wantsJson(program: Command): boolean {
 
 /** What to try next for the node's error codes people meet most. */
 const HINTS: Record<string, string> = {
-  unreachable: 'start a node (`self node start`) or point at one with --node URL or SELF_NODE',
+  unreachable:
+    'start a node (`self node --home DIR` or `self up`) or point at one with --node URL or SELF_NODE',
   timeout: 'the node may be overloaded; try again, or another node with --node',
   bad_response: 'is --node the URL of a SELF node API?',
   bad_nonce: 'another transaction from this account used that nonce; omit --nonce to use the next one',

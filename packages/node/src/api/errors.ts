@@ -70,7 +70,7 @@ const MALFORMED: ReadonlySet<ChainErrorCode> = new Set([
 ]);
 
 export function chainErrorStatus(code: ChainErrorCode): number {
-  if (code === 'mempool_full') return 503;
+  if (code === 'mempool_full' || code === 'unavailable') return 503;
   if (CONFLICT.has(code)) return 409;
   if (MALFORMED.has(code)) return 400;
   return 422;

@@ -102,7 +102,7 @@ export const DEFAULT_P2P_LIMITS: Readonly<P2PLimits> = Object.freeze({
   penaltyHalfLifeMs: 60_000,
 
   redialBaseMs: 1000,
-  redialMaxMs: 60_000,
+  redialMaxMs: 5_000,
   redialTickMs: 500,
   targetPeers: 16,
 });

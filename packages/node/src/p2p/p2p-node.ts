@@ -62,6 +62,8 @@ export interface P2PNodeOptions {
    * `{t:'proposal', data}` with the exact bytes their builder signed, compact or not on the wire.
    */
   onMessage(msg: WireMessage, from: string): void;
+  /** Every gossip message published or received, for traffic metrics. */
+  onTraffic?(kind: GossipKind, direction: 'in' | 'out', bytes: number): void;
   /** A dropped message or request, with a stable reason (REJECT_REASONS) for metrics. */
   onReject?(reason: RejectReason, peer: string | null): void;
   /** Committed blocks for sync requests (`Chain.blocksFrom`). */
@@ -419,6 +421,7 @@ export class P2PNode implements ConsensusTransport {
   private publish(kind: GossipKind, bytes: Uint8Array): void {
     const host = this.host;
     if (!host) return;
+    this.opts.onTraffic?.(kind, 'out', bytes.length);
     host.services.pubsub.publish(this.topics[kind], bytes).catch((err: unknown) => {
       this.log.debug({ err, kind }, 'publish failed');
     });
@@ -468,6 +471,7 @@ export class P2PNode implements ConsensusTransport {
     if (!pubsub) return;
     const kind = this.topicKinds.get(msg.topic);
     const payload = this.parsed.get(msg);
+    if (kind) this.opts.onTraffic?.(kind, 'in', msg.data.length);
     if (!kind || !payload) {
       // Validators run for every subscribed topic, so this is a topic we do not serve.
       this.reject('unknown_topic', from);

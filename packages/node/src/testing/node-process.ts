@@ -27,6 +27,8 @@ export class NodeProcess {
       extraArgs?: string[];
       env?: Record<string, string>;
       logLevel?: string;
+      /** Node.js flags before the script (e.g. --cpu-prof for profiling). */
+      nodeArgs?: string[];
     } = {},
   ) {
     this.apiUrl = apiUrl;
@@ -34,7 +36,15 @@ export class NodeProcess {
 
   /** Starts the process and resolves when it prints its ready line. */
   start(): Promise<void> {
-    const args = [this.bin, '--json', 'node', '--home', this.home, ...(this.opts.extraArgs ?? [])];
+    const args = [
+      ...(this.opts.nodeArgs ?? []),
+      this.bin,
+      '--json',
+      'node',
+      '--home',
+      this.home,
+      ...(this.opts.extraArgs ?? []),
+    ];
     const [cmd, argv] = this.opts.netns
       ? ['ip', ['netns', 'exec', this.opts.netns, process.execPath, ...args]]
       : [process.execPath, args];
