@@ -12,6 +12,7 @@ import {
   evidenceTransaction,
   listNodes,
   systemClock,
+  type Block,
   type ByzantineBehaviour,
   type Genesis,
   type WireMessage,
@@ -24,7 +25,7 @@ import { NodeMetrics } from './metrics.js';
 import type { ApiNode, NodeEvent, NodeInfo } from './node-api.js';
 import { P2PNode } from './p2p/index.js';
 import { RecentTxs } from './recent-txs.js';
-import { VerifyPool, verifyInto } from './verify/index.js';
+import { VerifyPool, signedDigestHex, verifyInto, type VerifyResult } from './verify/index.js';
 
 export const NODE_VERSION = '0.1.0';
 
@@ -80,7 +81,7 @@ export class SelfNode implements ApiNode {
   private p2p!: P2PNode;
   private pool!: VerifyPool;
   private api: FastifyInstance | null = null;
-  private apiBatch: Array<{ bytes: Uint8Array; done: (err: Error | null) => void }> = [];
+  private apiBatch: Array<{ bytes: Uint8Array; done: (err: Error | null, digest?: string) => void }> = [];
   private apiTimer: NodeJS.Timeout | null = null;
   private reported = new Set<string>();
   /** Digests of proposals whose transactions were already verified on the pool. */
@@ -251,11 +252,11 @@ export class SelfNode implements ApiNode {
     return new Promise((resolve, reject) => {
       this.apiBatch.push({
         bytes,
-        done: (err) => {
+        done: (err, digest) => {
           if (err) return reject(err);
           try {
             const { hash } = this.chain.submitTransaction(bytes);
-            this.recent.add(bytes);
+            this.recent.add(bytes, digest);
             this.metrics.countTx('accepted');
             this.p2p.gossipTxs([bytes]);
             this.emit({ type: 'tx', hash });
@@ -281,7 +282,7 @@ export class SelfNode implements ApiNode {
       (results) =>
         batch.forEach((item, i) => {
           const r = results[i]!;
-          if (r.ok) return item.done(null);
+          if (r.ok) return item.done(null, r.digest);
           this.metrics.countTx('rejected');
           item.done(new ChainError(r.code, r.message));
         }),
@@ -331,9 +332,9 @@ export class SelfNode implements ApiNode {
       this.engine.receive(msg, from);
       return;
     }
-    const unknown = txs.filter((t) => !this.cache.has(this.recent.add(t)));
     try {
-      if (unknown.length > 0) await this.verify(unknown);
+      const results = await this.verify(txs);
+      results.forEach((r, i) => this.recent.add(txs[i]!, r.digest));
     } catch (err) {
       this.log.warn({ err }, 'verification pool failed; the engine verifies inline');
     }
@@ -366,7 +367,7 @@ export class SelfNode implements ApiNode {
       }
       try {
         const { hash } = this.chain.submitTransaction(bytes);
-        this.recent.add(bytes);
+        this.recent.add(bytes, r.digest);
         this.emit({ type: 'tx', hash });
       } catch (err) {
         // Duplicates and stale nonces are normal under gossip; only count them.
@@ -377,10 +378,22 @@ export class SelfNode implements ApiNode {
     this.metrics.setMempool(this.chain.mempool.size, this.chain.mempool.bytes);
   }
 
-  private async verify(batch: Uint8Array[]): ReturnType<typeof verifyInto> {
+  /**
+   * Every path in (API, gossip, proposals, sync) verifies here: encodings already in the verified
+   * cache are answered at once, the rest go to the worker threads together.
+   */
+  private async verify(batch: readonly Uint8Array[]): Promise<VerifyResult[]> {
+    const results: VerifyResult[] = batch.map((bytes) => ({ ok: true, digest: signedDigestHex(bytes) }));
+    const fresh = results.flatMap((r, i) => (this.cache.has(r.digest) ? [] : [i]));
+    if (fresh.length === 0) return results;
     const started = performance.now();
-    const results = await verifyInto(this.pool, this.cache, batch);
-    this.metrics.observeVerify((performance.now() - started) / 1000, batch.length);
+    const verified = await verifyInto(
+      this.pool,
+      this.cache,
+      fresh.map((i) => batch[i]!),
+    );
+    this.metrics.observeVerify((performance.now() - started) / 1000, fresh.length);
+    fresh.forEach((i, k) => (results[i] = verified[k]!));
     return results;
   }
 
@@ -394,12 +407,7 @@ export class SelfNode implements ApiNode {
 
   // ---------------------------------------------------------------- engine events
 
-  private onCommit(
-    height: number,
-    round: number,
-    hash: Uint8Array,
-    block: import('@self/chain').Block,
-  ): void {
+  private onCommit(height: number, round: number, hash: Uint8Array, block: Block): void {
     this.metrics.setHeight(height);
     this.metrics.setPeers(this.peerCount());
     this.metrics.setSyncing(this.syncing());

@@ -10,8 +10,8 @@ export class RecentTxs {
 
   constructor(private readonly limit: number) {}
 
-  add(bytes: Uint8Array): string {
-    const digest = toHex(sha256(bytes));
+  /** `digest` when the caller already has it (the verification pool returns it). */
+  add(bytes: Uint8Array, digest: string = toHex(sha256(bytes))): string {
     if (this.byDigest.has(digest)) return digest;
     if (this.byDigest.size >= this.limit) {
       const oldest = this.byDigest.keys().next().value;
