@@ -186,7 +186,7 @@ try {
       text
         .split('\n')
         .filter((l) =>
-          /^self_(round|height|rejected|mempool|peer_pen|signature|votes|transactions_received)/.test(l),
+          /^self_(round|height|rejected|mempool|peer_pen|signature|votes|transactions_received|gossip)/.test(l),
         )
         .join('\n'),
     );

@@ -493,6 +493,10 @@ export class Chain implements ChainPort {
     return bytes ? decodeCertificate(bytes) : null;
   }
 
+  hasPendingTransactions(): boolean {
+    return this.mempool.size > 0;
+  }
+
   blocksFrom(fromHeight: number, max: number): Array<{ block: Uint8Array; cert: Uint8Array }> {
     return this.store.blocksFrom(fromHeight, max).map((b) => ({ block: b.block, cert: b.cert }));
   }

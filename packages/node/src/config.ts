@@ -33,6 +33,11 @@ export const NodeConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * With an empty mempool, wait this long after a commit before the next height (a transaction
+     * or a peer's proposal ends the wait early). 0: never wait (blocks at the profile's pace).
+     */
+    empty_block_wait_ms: Type.Integer({ minimum: 0, maximum: 600_000, default: 1_000 }),
     /** Signature verification threads; 0 means one per core. */
     verify_threads: Type.Integer({ minimum: 0, maximum: 256, default: 0 }),
     log_level: Type.Union(

@@ -145,6 +145,7 @@ export class SelfNode implements ApiNode {
       {
         key: this.opts.validatorKey,
         timing,
+        ...(config.empty_block_wait_ms > 0 ? { emptyBlockWaitMs: config.empty_block_wait_ms } : {}),
         ...(this.opts.byzantine ? { byzantine: this.opts.byzantine } : {}),
       },
       {
@@ -257,6 +258,7 @@ export class SelfNode implements ApiNode {
           try {
             const { hash } = this.chain.submitTransaction(bytes);
             this.recent.add(bytes, digest);
+            this.engine.nudge();
             this.metrics.countTx('accepted');
             this.p2p.gossipTxs([bytes]);
             this.emit({ type: 'tx', hash });
@@ -368,6 +370,7 @@ export class SelfNode implements ApiNode {
       try {
         const { hash } = this.chain.submitTransaction(bytes);
         this.recent.add(bytes, r.digest);
+        this.engine.nudge();
         this.emit({ type: 'tx', hash });
       } catch (err) {
         // Duplicates and stale nonces are normal under gossip; only count them.

@@ -63,6 +63,8 @@ export interface ChainPort {
   commit(block: Block, hash: Uint8Array, cert: CommitCertificate): void;
   /** Certificate of the latest committed block (null before block 1). */
   latestCertificate(): CommitCertificate | null;
+  /** True when the mempool holds transactions (an empty block can wait; see EngineOptions). */
+  hasPendingTransactions(): boolean;
   /** Committed blocks and their certificates from `fromHeight`, at most `max`, for peers that sync. */
   blocksFrom(fromHeight: number, max: number): Array<{ block: Uint8Array; cert: Uint8Array }>;
 }

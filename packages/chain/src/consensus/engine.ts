@@ -43,6 +43,12 @@ export interface EngineOptions {
   timing: TimingProfile;
   /** Own messages of the current height are re-sent this often, so lost messages do not stall a round. */
   rebroadcastMs?: number;
+  /**
+   * With nothing in the mempool, wait this long after a commit before starting the next height
+   * (instead of the profile's commit_ms), unless a transaction arrives (`nudge`) or a peer moves on
+   * first. Local policy, like CometBFT's create_empty_blocks_interval; unset: never wait.
+   */
+  emptyBlockWaitMs?: number;
   /** Most blocks served per sync response. */
   syncBatch?: number;
   byzantine?: ByzantineBehaviour;
@@ -116,6 +122,8 @@ export class ConsensusEngine {
   private lastCert: CommitCertificate | null = null;
   private lastCommittee: Committee | null = null;
   private lastSyncRequest = -Infinity;
+  /** Set while the commit pause is stretched because there is nothing to put in a block. */
+  private idle: { next: number; committedAt: number; cancel: () => void } | null = null;
   private running = false;
 
   constructor(
@@ -201,6 +209,7 @@ export class ConsensusEngine {
 
   private startHeight(height: number): void {
     this.clearTimers();
+    this.idle = null;
     this.height = height;
     this.round = 0;
     this.step = 'propose';
@@ -496,7 +505,27 @@ export class ConsensusEngine {
     this.lastCommittee = this.committee;
     this.events.onCommit?.({ height: this.height, round, hash: known.hash, block: known.block, cert });
     const next = this.height + 1;
+    const wait = this.opts.emptyBlockWaitMs;
+    if (wait !== undefined && wait > this.opts.timing.commit_ms && !this.chain.hasPendingTransactions()) {
+      const cancel = this.clock.schedule(wait, () => this.startHeight(next));
+      this.idle = { next, committedAt: this.clock.now(), cancel };
+      this.timers.push(cancel);
+      return;
+    }
     this.timers.push(this.clock.schedule(this.opts.timing.commit_ms, () => this.startHeight(next)));
+  }
+
+  /**
+   * There is work for a block (a transaction arrived, or a peer started the next height): end a
+   * stretched commit pause, keeping at least the profile's commit_ms after the commit.
+   */
+  nudge(): void {
+    const idle = this.idle;
+    if (!idle || !this.running || this.height + 1 !== idle.next) return;
+    this.idle = null;
+    idle.cancel();
+    const left = Math.max(0, this.opts.timing.commit_ms - (this.clock.now() - idle.committedAt));
+    this.timers.push(this.clock.schedule(left, () => this.startHeight(idle.next)));
   }
 
   // ---------------------------------------------------------------- votes
@@ -627,6 +656,7 @@ export class ConsensusEngine {
   // ---------------------------------------------------------------- sync
 
   private deferFuture(msg: WireMessage, height: number, from: string | null): void {
+    if (height === this.height + 1) this.nudge();
     if (height === this.height + 1 && this.future.length < MAX_FUTURE_MESSAGES)
       this.future.push({ msg, from });
     // Messages from a later height mean peers have committed blocks this node lacks — unless this

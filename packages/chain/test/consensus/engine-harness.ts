@@ -11,7 +11,7 @@ import {
   signProposal,
   signVote,
 } from '../../src/codec.js';
-import { ConsensusEngine } from '../../src/consensus/engine.js';
+import { ConsensusEngine, type EngineOptions } from '../../src/consensus/engine.js';
 import type { WireMessage } from '../../src/consensus/transport.js';
 import { TIMING_PROFILES } from '../../src/params.js';
 import { Scheduler } from '../../src/sim/scheduler.js';
@@ -47,9 +47,9 @@ export class EngineHarness {
   readonly equivocations: Array<{ a: Uint8Array; b: Uint8Array; voter: Address }> = [];
   readonly engine: ConsensusEngine;
 
-  constructor() {
+  constructor(options: Partial<EngineOptions> = {}) {
     this.engine = new ConsensusEngine(
-      { key: this.key(0), timing: TIMING_PROFILES.local },
+      { key: this.key(0), timing: TIMING_PROFILES.local, ...options },
       {
         chain: this.chain,
         clock: this.sched.clock(),

@@ -209,6 +209,47 @@ describe('ConsensusEngine: happy path', () => {
   });
 });
 
+describe('ConsensusEngine: empty blocks wait (emptyBlockWaitMs)', () => {
+  /** Commits height 1 on `e` with validators 1-3 and returns the (scheduler) time of the commit. */
+  function commitHeight1(e: EngineHarness): number {
+    for (const i of [1, 2, 3])
+      e.deliver({ t: 'proposal', data: e.proposal(e.key(i), e.build(i).block) }, `v${i}`);
+    const target = e.ownVotes('prevote')[0]!.block_hash!;
+    for (const type of ['prevote', 'precommit'] as const)
+      for (const i of [1, 2, 3])
+        e.deliver({ t: 'vote', data: e.vote(e.key(i), { type, hash: target }) }, `v${i}`);
+    expect(e.chain.latestHeight()).toBe(1);
+    return e.sched.now();
+  }
+
+  let w: EngineHarness;
+  beforeEach(() => {
+    w = new EngineHarness({ emptyBlockWaitMs: 2_000 });
+  });
+  afterEach(() => w.close());
+
+  it('with an empty mempool, starts the next height only after the wait', () => {
+    const committedAt = commitHeight1(w);
+    expect(w.runUntil(() => w.engine.status.height === 2)).toBe(true);
+    expect(w.sched.now() - committedAt).toBe(2_000);
+  });
+
+  it('a transaction ends the wait: the next height starts after the profile commit pause', () => {
+    const committedAt = commitHeight1(w);
+    w.chain.submitTransaction(transfer(w.f, 1, w.addr(1), 5));
+    w.engine.nudge();
+    expect(w.runUntil(() => w.engine.status.height === 2)).toBe(true);
+    expect(w.sched.now() - committedAt).toBe(100);
+  });
+
+  it("a peer's message for the next height ends the wait too", () => {
+    const committedAt = commitHeight1(w);
+    w.deliver({ t: 'vote', data: w.vote(w.key(1), { type: 'prevote', height: 2, hash: null }) }, 'v1');
+    expect(w.runUntil(() => w.engine.status.height === 2)).toBe(true);
+    expect(w.sched.now() - committedAt).toBe(100);
+  });
+});
+
 describe('ConsensusEngine: future heights and sync', () => {
   /** Block 1 built and certified on the peer chain, which then commits it. */
   function block1(signers = [1, 2, 3]) {
