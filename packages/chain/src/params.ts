@@ -16,7 +16,7 @@ export interface TimingProfile {
 
 export const TIMING_PROFILES: Record<TimingProfileName, TimingProfile> = {
   local: {
-    propose_ms: 300,
+    propose_ms: 1000,
     propose_delta_ms: 100,
     prevote_ms: 200,
     prevote_delta_ms: 100,
