@@ -42,6 +42,13 @@ describe('a Byzantine validator among four self node processes', () => {
       const body = await honest[0]!.get<ValidatorsBody>('/v1/validators');
       const v = body.validators.find((x) => x.address === byzantine);
       return v?.slashed ? v : undefined;
+    }).catch(async (err: unknown) => {
+      // What the honest nodes said and counted is what explains a miss.
+      const said = honest.map((n, i) => `--- node ${i}\n${n.logs.slice(-4_000)}`).join('\n');
+      const counted = (await honest[0]!.metrics())
+        .split('\n')
+        .filter((l) => /^self_(rejected|peer_pen|height|evidence)/.test(l));
+      throw new Error(`${String(err)}\n${counted.join('\n')}\n${said}`);
     });
     expect(record.jailed_until).toBeGreaterThan(0);
     expect(record.active).toBe(false);

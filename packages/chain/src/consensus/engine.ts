@@ -119,6 +119,12 @@ export class ConsensusEngine {
   /** Digests of proposals and votes of this height already handled: re-sent copies cost nothing. */
   private seen = new Set<string>();
   private parkedCount = 0;
+  /**
+   * The first verified vote of each validator per (type, round) this height, parked or counted.
+   * Equivocation is provable from two signed votes alone, so it is caught even when one of them
+   * names a block this node never saw (a phantom or invalid proposal).
+   */
+  private firstVotes = new Map<string, { target: string; bytes: Uint8Array; reported: Set<string> }>();
   private lastCert: CommitCertificate | null = null;
   private lastCommittee: Committee | null = null;
   private lastSyncRequest = -Infinity;
@@ -228,6 +234,7 @@ export class ConsensusEngine {
     this.ownProposal = null;
     this.parked.clear();
     this.parkedCount = 0;
+    this.firstVotes.clear();
     this.seen.clear();
     this.restorePrivState();
     const buffered = this.future;
@@ -601,18 +608,34 @@ export class ConsensusEngine {
     if (set?.has(voter, target)) return true;
     if (!this.chain.verifyVote(sv, bytes))
       throw new ChainError('bad_signature', 'vote signature does not verify');
-    if (v.block_hash && !this.blocks.has(target)) {
-      this.park(target, bytes, from);
-      throw new ChainError('unknown_proposal', 'vote for a block this node has not seen');
-    }
-    const previous = set?.get(voter);
-    this.addVote(sv, bytes);
-    if (previous && previous.target !== target) {
+    const conflict = this.noteFirstVote(`${v.type}:${v.round}:${voter}`, target, bytes);
+    if (conflict) {
       // Counted toward its own target (see VoteSet), reported, and turned into evidence.
-      this.events.onEquivocation?.(previous.bytes, bytes, voter);
+      this.events.onEquivocation?.(conflict, bytes, voter);
       this.reject('equivocation', from);
     }
+    if (v.block_hash && !this.blocks.has(target)) {
+      this.park(target, bytes, from);
+      if (conflict) return false;
+      throw new ChainError('unknown_proposal', 'vote for a block this node has not seen');
+    }
+    this.addVote(sv, bytes);
     return true;
+  }
+
+  /**
+   * Remembers a validator's first vote for a slot; returns it when `target` conflicts with it,
+   * once per conflicting target (a parked vote replayed later is not reported twice).
+   */
+  private noteFirstVote(slot: string, target: string, bytes: Uint8Array): Uint8Array | null {
+    const first = this.firstVotes.get(slot);
+    if (!first) {
+      this.firstVotes.set(slot, { target, bytes, reported: new Set() });
+      return null;
+    }
+    if (first.target === target || first.reported.has(target)) return null;
+    first.reported.add(target);
+    return first.bytes;
   }
 
   private addVote(sv: SignedVote, bytes: Uint8Array): void {

@@ -159,6 +159,27 @@ describe('ConsensusEngine: equivocation and replay', () => {
     expect(h.snapshot()).toEqual({ height: 1, round: 0, step: 'propose', locked: false, chainHeight: 0 });
   });
 
+  it('reports an equivocation whose second vote names a block this node never saw, once', () => {
+    const own = h.ownProposalHash();
+    const phantom = new Uint8Array(32).fill(7);
+    const a = h.vote(h.key(1), { type: 'prevote', hash: own });
+    const b = h.vote(h.key(1), { type: 'prevote', hash: phantom });
+    expect(rejectsOf({ t: 'vote', data: a })).toEqual([]);
+    // Still parked (the block is unknown), but two signed votes are proof enough.
+    expect(rejectsOf({ t: 'vote', data: b })).toEqual(['equivocation']);
+    // A copy of it is only an unknown-block vote again, not a second report.
+    expect(rejectsOf({ t: 'vote', data: b })).toEqual(['unknown_proposal']);
+    expect(h.equivocations).toHaveLength(1);
+    expect(toHex(h.equivocations[0]!.a)).toBe(toHex(a));
+    expect(toHex(h.equivocations[0]!.b)).toBe(toHex(b));
+    // The first vote was for a phantom, the second for a real block: caught the other way round too.
+    const c = h.vote(h.key(2), { type: 'precommit', hash: phantom });
+    const d = h.vote(h.key(2), { type: 'precommit', hash: own });
+    expect(rejectsOf({ t: 'vote', data: c })).toEqual(['unknown_proposal']);
+    expect(rejectsOf({ t: 'vote', data: d })).toEqual(['equivocation']);
+    expect(h.equivocations.map((e) => e.voter)).toEqual([h.addr(1), h.addr(2)]);
+  });
+
   it('counts a vote delivered five times once', () => {
     const own = h.ownProposalHash();
     const pc1 = h.vote(h.key(1), { type: 'precommit', hash: own });
