@@ -212,7 +212,9 @@ function chainBlock(scheme: BenchScheme, txs: readonly PreparedTx[]): void {
   const proposer = genesis.validators[0]!.address;
   const blocks: ReturnType<Chain['buildBlock']>[] = [];
   const buildTimes = timeRuns(
-    () =>
+    () => {
+      // Each build executes every transaction: no replay from the previous build's executions.
+      builder.execMemo.clear();
       blocks.push(
         builder.buildBlock({
           proposer,
@@ -220,13 +222,22 @@ function chainBlock(scheme: BenchScheme, txs: readonly PreparedTx[]): void {
           timestamp: genesis.genesis_time + 1_000 + blocks.length,
           lastCommit: null,
         }),
-      ),
+      );
+    },
     SLICES,
     1,
   );
   const { block } = blocks[blocks.length - 1]!;
   if (block.txs.length !== txs.length)
     throw new Error(`built ${block.txs.length} of ${txs.length} transactions`);
+  // Another proposal at the same height with the same transactions, as validators get from each
+  // builder (the bench genesis has one validator: the same proposer, a later round and timestamp).
+  const other = builder.buildBlock({
+    proposer,
+    round: 1,
+    timestamp: block.header.timestamp + 1,
+    lastCommit: null,
+  }).block;
   builder.close();
   // A fresh checker each time: a Chain caches verified signatures and checked blocks.
   const checkTimes: number[] = [];
@@ -238,13 +249,20 @@ function chainBlock(scheme: BenchScheme, txs: readonly PreparedTx[]): void {
     checker.close();
   }
   // The usual case: the transactions reached the checker's mempool (and were verified) first.
+  // Then the next builder's block, whose transactions replay from the first check's executions.
   const seenTimes: number[] = [];
+  const replayTimes: number[] = [];
   for (let r = 0; r < SEEN_RUNS; r++) {
     const checker = Chain.open({ genesis, path: ':memory:' });
     for (const p of txs) checker.submitTransaction(p.bytes);
     const check = timed(() => checker.checkBlock(block, block.header.timestamp));
     if (!check.value.ok) throw check.value.error;
     seenTimes.push(check.ms);
+    const replay = timed(() => checker.checkBlock(other, other.header.timestamp));
+    if (!replay.value.ok) throw replay.value.error;
+    if (checker.execMemo.hits !== txs.length)
+      throw new Error(`replayed ${checker.execMemo.hits} of ${txs.length} transactions`);
+    replayTimes.push(replay.ms);
     checker.close();
   }
   const name = scheme === 'ed25519' ? 'ed25519' : 'hybrid';
@@ -265,12 +283,19 @@ function chainBlock(scheme: BenchScheme, txs: readonly PreparedTx[]): void {
     best(seenTimes),
     `ms (${SEEN_RUNS} runs)`,
   );
+  line(
+    `chain (${name}): then another proposal, same txs (replayed)`,
+    best(replayTimes),
+    `ms (${SEEN_RUNS} runs)`,
+  );
   out[`chain_open_ms_10k_accounts_${name}`] = Math.round(open.ms);
   out[`block_submit_ms_per_1000_tx_${name}`] = Math.round(submit.ms);
   out[`block_build_ms_per_1000_tx_${name}`] = Math.round(best(buildTimes));
   out[`block_check_ms_per_1000_tx_${name}`] = Math.round(best(checkTimes));
   out[`block_check_over_build_${name}`] = round(best(checkTimes) / best(buildTimes), 2);
   out[`block_check_ms_per_1000_tx_${name}_txs_in_mempool`] = Math.round(best(seenTimes));
+  out[`block_check_ms_per_1000_tx_${name}_replayed`] = Math.round(best(replayTimes));
+  out[`block_replay_over_check_${name}`] = round(best(replayTimes) / best(seenTimes), 2);
 }
 chainBlock('ed25519', edTxs);
 chainBlock('hybrid-ed25519-ml-dsa-65', hybridTxs);

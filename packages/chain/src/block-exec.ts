@@ -11,6 +11,7 @@ import {
   updateReputation,
 } from './poai/index.js';
 import type { ReferenceCandidate } from './consensus/chain-port.js';
+import { ExecMemo, RecordingOverlay, type TxTrace } from './exec-memo.js';
 import { StateOverlay, type StateReader } from './state-view.js';
 import type { Account } from './state-types.js';
 import type { Address, ColourTransition, CommitCertificate, SignedTransaction } from './types.js';
@@ -80,7 +81,9 @@ export function executeBlock(
   ctx: ExecContext,
   mode: 'build' | 'check',
   limits?: { maxTxs: number; maxBytes: number },
+  memo?: ExecMemo,
 ): ExecResult {
+  memo?.at(input.height);
   const overlay = new StateOverlay(base);
   prologue(overlay, input, ctx);
   const included: DecodedTx[] = [];
@@ -92,53 +95,16 @@ export function executeBlock(
   let bytes = 0;
   for (const item of input.txs) {
     if (limits && (included.length >= limits.maxTxs || bytes + item.bytes.length > limits.maxBytes)) break;
-    const sender = addressFromPublicKey(item.stx.signer);
-    const account = getAccount(overlay, sender);
-    const tx = item.stx.tx;
-    const to = tx.kind === 'transfer' ? (tx.body as { to: Address }).to : null;
-    const amount = tx.kind === 'transfer' ? (tx.body as { amount: number }).amount : 0;
-    const risk = txRisk({
-      kind: tx.kind,
-      amount,
-      nonce: tx.nonce,
-      height: input.height,
-      stats: account.risk,
-      recipient: to ? getAccount(overlay, to).risk : null,
-      sender,
-    });
-    if (isDelayed(risk, account.risk, input.height)) {
-      if (mode === 'check')
-        throw new ChainError('risk_delayed', `transaction ${toHex(item.hash)} must wait: risk ${risk}`);
-      continue;
-    }
-    const child = overlay.child();
-    let result: { fee: number; colour: ColourTransition };
-    try {
-      result = applyTransaction(child, item.stx, {
-        height: input.height,
-        txHash: item.hash,
-        params: ctx.params,
-        chainId: ctx.chainId,
-      });
-    } catch (err) {
-      if (mode === 'check' || !(err instanceof ChainError)) throw err;
-      failed.push({ tx: item, code: err.code });
-      continue;
-    }
-    child.mergeInto(overlay);
+    const replayed = memo?.reusable(item.hash, item.bytes, overlay);
+    const trace = replayed ?? executeTx(overlay, item, input.height, ctx, mode, failed);
+    if (!trace) continue;
+    if (replayed) overlay.apply(replayed.writes);
+    else memo?.remember(item.hash, trace);
     included.push(item);
-    colours.push(result.colour);
-    candidates.push({
-      hash: item.hash,
-      sender,
-      nonce: tx.nonce,
-      point_price: tx.point_price,
-      sender_last_height: account.risk.last_height,
-      risk,
-      bytes: item.bytes.length,
-    });
-    efficiency += RISK_MAX_BPS - risk;
-    fees += result.fee;
+    colours.push(trace.colour);
+    candidates.push(trace.candidate);
+    efficiency += RISK_MAX_BPS - trace.risk;
+    fees += trace.fee;
     bytes += item.bytes.length;
   }
   putMeta(overlay, EXEC_META.lastFees, fees);
@@ -152,6 +118,72 @@ export function executeBlock(
     efficiency,
     fees,
     pointPrice: medianPrice(included),
+  };
+}
+
+/**
+ * Risk check and `applyTransaction` of one transaction over `overlay`, recording what it read.
+ * Returns its trace with its writes merged into `overlay`, or null when it was left out (build
+ * mode); in check mode a transaction that cannot be applied throws.
+ */
+function executeTx(
+  overlay: StateOverlay,
+  item: DecodedTx,
+  height: number,
+  ctx: ExecContext,
+  mode: 'build' | 'check',
+  failed: ExecResult['failed'],
+): TxTrace | null {
+  const child = new RecordingOverlay(overlay);
+  const sender = addressFromPublicKey(item.stx.signer);
+  const account = getAccount(child, sender);
+  const tx = item.stx.tx;
+  const to = tx.kind === 'transfer' ? (tx.body as { to: Address }).to : null;
+  const amount = tx.kind === 'transfer' ? (tx.body as { amount: number }).amount : 0;
+  const risk = txRisk({
+    kind: tx.kind,
+    amount,
+    nonce: tx.nonce,
+    height,
+    stats: account.risk,
+    recipient: to ? getAccount(child, to).risk : null,
+    sender,
+  });
+  if (isDelayed(risk, account.risk, height)) {
+    if (mode === 'check')
+      throw new ChainError('risk_delayed', `transaction ${toHex(item.hash)} must wait: risk ${risk}`);
+    return null;
+  }
+  let result: { fee: number; colour: ColourTransition };
+  try {
+    result = applyTransaction(child, item.stx, {
+      height,
+      txHash: item.hash,
+      params: ctx.params,
+      chainId: ctx.chainId,
+    });
+  } catch (err) {
+    if (mode === 'check' || !(err instanceof ChainError)) throw err;
+    failed.push({ tx: item, code: err.code });
+    return null;
+  }
+  child.mergeInto(overlay);
+  return {
+    bytes: item.bytes,
+    reads: child.reads,
+    writes: child.changes(),
+    risk,
+    fee: result.fee,
+    colour: result.colour,
+    candidate: {
+      hash: item.hash,
+      sender,
+      nonce: tx.nonce,
+      point_price: tx.point_price,
+      sender_last_height: account.risk.last_height,
+      risk,
+      bytes: item.bytes.length,
+    },
   };
 }
 

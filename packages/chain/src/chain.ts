@@ -1,5 +1,6 @@
 import { addressFromPublicKey, equalBytes, sha256, toHex } from '@self/crypto';
 import { executeBlock, readCommittee, type DecodedTx, type ExecResult } from './block-exec.js';
+import { ExecMemo } from './exec-memo.js';
 import type { BlockCheck, ChainPort, Committee, ReferenceCandidate } from './consensus/chain-port.js';
 import { ChainError } from './errors.js';
 import { StateTree } from './merkle.js';
@@ -75,6 +76,8 @@ export class Chain implements ChainPort {
   private tip: { height: number; hash: Uint8Array; timestamp: number };
   private committeeCache: Committee | null = null;
   private pending = new Map<string, Pending>();
+  /** Transaction executions of the next height, shared by every block built or checked for it. */
+  readonly execMemo = new ExecMemo();
   /** Digests of signed transactions and votes (signature included) already verified. */
   private readonly verified: VerifiedCache;
   /** Decoded transactions by the digest of their signed bytes: proposals repeat the mempool's. */
@@ -187,6 +190,7 @@ export class Chain implements ChainPort {
       { chainId: this.chainId, params },
       'build',
       { maxTxs: params.max_block_txs, maxBytes: params.max_block_bytes },
+      this.execMemo,
     );
     // A transaction that fails for a reason time cannot fix would fail in every block: drop it.
     for (const { tx, code } of exec.failed) if (!RETRYABLE_CODES.has(code)) this.mempool.remove(tx.hash);
@@ -371,6 +375,8 @@ export class Chain implements ChainPort {
       },
       { chainId: this.chainId, params },
       'check',
+      undefined,
+      this.execMemo,
     );
     const mismatch = checkColourTransitions(exec.colours, block.colours);
     if (mismatch) fail('invalid_colour', `colour transition ${mismatch.index}: ${mismatch.reason}`);
@@ -480,6 +486,7 @@ export class Chain implements ChainPort {
     this.tree = tree;
     this.tip = { height: block.header.height, hash, timestamp: block.header.timestamp };
     this.pending.clear();
+    this.execMemo.clear();
     this.committeeCache = null;
     this.mempool.onCommitted(
       exec.included.map((t) => t.hash),

@@ -18,6 +18,11 @@ export class StateOverlay implements StateReader {
 
   constructor(private readonly base: StateReader) {}
 
+  /** True when this layer itself wrote (or deleted) `key`. */
+  protected hasOwn(key: string): boolean {
+    return this.writes.has(key);
+  }
+
   get(key: string): Uint8Array | undefined {
     const w = this.writes.get(key);
     if (w === null) return undefined;
@@ -40,7 +45,12 @@ export class StateOverlay implements StateReader {
 
   /** Merges this layer's writes into its parent, which must be a StateOverlay. */
   mergeInto(parent: StateOverlay): void {
-    for (const [k, v] of this.writes) parent.writes.set(k, v);
+    parent.apply(this.writes);
+  }
+
+  /** Writes a set of changes (a replayed transaction's) into this layer. */
+  apply(changes: StateChanges): void {
+    for (const [k, v] of changes) this.writes.set(k, v);
   }
 
   changes(): StateChanges {
