@@ -1,4 +1,4 @@
-import type { Block, Chain } from '@self/chain';
+import type { Block, Chain, ChainError } from '@self/chain';
 import type { NodeMetrics } from './metrics.js';
 
 /** Static facts about a running node, for `/v1/status` and logs. */
@@ -11,6 +11,9 @@ export interface NodeInfo {
   /** Address of this node's validator key, when it is one. */
   validator: string | null;
 }
+
+/** What became of one transaction of a batch submission. */
+export type SubmitOutcome = { ok: true; hash: Uint8Array } | { ok: false; error: ChainError };
 
 /** Events the node publishes to API subscribers (WebSocket channels are derived from these). */
 export type NodeEvent =
@@ -35,6 +38,14 @@ export interface ApiNode {
    * gossips it. Rejects with a ChainError (stable `code`) for any problem with the transaction.
    */
   submitTransaction(bytes: Uint8Array): Promise<{ hash: Uint8Array }>;
+  /**
+   * Verifies a batch of signed transactions together (worker threads) and admits each valid one to
+   * the mempool in order, then gossips the admitted ones together. One outcome per item, in order:
+   * a problem with an item is its ChainError, never a rejection of the whole batch. Rejects only
+   * when the node cannot judge the batch at all (shutting down: ChainError `unavailable`; an
+   * internal failure of the verification pool).
+   */
+  submitTransactions(batch: Uint8Array[]): Promise<SubmitOutcome[]>;
   /** Returns an unsubscribe function. */
   subscribe(listener: (event: NodeEvent) => void): () => void;
 }

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { createApiServer } from './api/index.js';
 import type { NodeConfig } from './config.js';
 import { NodeMetrics } from './metrics.js';
-import type { ApiNode, NodeEvent, NodeInfo } from './node-api.js';
+import type { ApiNode, NodeEvent, NodeInfo, SubmitOutcome } from './node-api.js';
 import { P2PNode } from './p2p/index.js';
 import { RecentTxs } from './recent-txs.js';
 import { VerifyPool, signedDigestHex, verifyInto, type VerifyResult } from './verify/index.js';
@@ -41,6 +41,8 @@ export interface SelfNodeOptions {
   byzantine?: ByzantineBehaviour;
   /** Start the HTTP API (default true). */
   api?: boolean;
+  /** Verify-queue depth per thread at which new transactions are shed (SHED_QUEUED_PER_THREAD). */
+  shedQueuedPerThread?: number;
 }
 
 /** Rejection reasons that prove the sending peer misbehaved (not merely late or out of date). */
@@ -59,6 +61,13 @@ const PUNISHABLE = new Set([
 /** Transactions submitted through the API wait at most this long to share a verification batch. */
 const API_BATCH_MS = 2;
 const API_BATCH_MAX = 256;
+/**
+ * Transactions waiting for a verify worker, per thread, above which the node sheds new work: API
+ * submissions get 503 and gossiped batches are dropped (compact proposals fetch what they need).
+ * About a quarter to half a second of one thread's work: past that, queueing only adds latency
+ * and starves consensus of CPU, and a client that backs off loses nothing.
+ */
+const SHED_QUEUED_PER_THREAD = 1024;
 /** How often on-chain `node.announce` records are fed to peer discovery. */
 const ANNOUNCE_REFRESH_BLOCKS = 20;
 const RECENT_TXS = 100_000;
@@ -250,18 +259,18 @@ export class SelfNode implements ApiNode {
   }
 
   submitTransaction(bytes: Uint8Array): Promise<{ hash: Uint8Array }> {
+    const busy = this.overloaded();
+    if (busy) return Promise.reject(busy);
     return new Promise((resolve, reject) => {
       this.apiBatch.push({
         bytes,
         done: (err, digest) => {
           if (err) return reject(err);
           try {
-            const { hash } = this.chain.submitTransaction(bytes);
-            this.recent.add(bytes, digest);
-            this.engine.nudge();
+            const hash = this.admit(bytes, digest);
             this.metrics.countTx('accepted');
+            this.engine.nudge();
             this.p2p.gossipTxs([bytes]);
-            this.emit({ type: 'tx', hash });
             resolve({ hash });
           } catch (e) {
             this.metrics.countTx('rejected');
@@ -272,6 +281,63 @@ export class SelfNode implements ApiNode {
       if (this.apiBatch.length >= API_BATCH_MAX) this.flushApiBatch();
       else this.apiTimer ??= setTimeout(() => this.flushApiBatch(), API_BATCH_MS);
     });
+  }
+
+  /**
+   * A batch from the API: verified in one pool call (the batch is already as large as the 2 ms
+   * gathering of single submissions would make it), admitted in order, gossiped together.
+   */
+  async submitTransactions(batch: Uint8Array[]): Promise<SubmitOutcome[]> {
+    if (batch.length === 0) return [];
+    const stopping = (): ChainError =>
+      new ChainError('unavailable', 'the node is shutting down; retry on another node');
+    if (this.stopped) throw stopping();
+    const busy = this.overloaded();
+    if (busy) throw busy;
+    const verified = await this.verify(batch);
+    if (this.stopped) throw stopping();
+    const outcomes: SubmitOutcome[] = [];
+    const admitted: Uint8Array[] = [];
+    try {
+      batch.forEach((bytes, i) => {
+        const r = verified[i]!;
+        if (!r.ok) {
+          this.metrics.countTx('rejected');
+          outcomes.push({ ok: false, error: new ChainError(r.code, r.message) });
+          return;
+        }
+        try {
+          const hash = this.admit(bytes, r.digest);
+          this.metrics.countTx('accepted');
+          admitted.push(bytes);
+          outcomes.push({ ok: true, hash });
+        } catch (err) {
+          if (!(err instanceof ChainError)) throw err;
+          this.metrics.countTx('rejected');
+          outcomes.push({ ok: false, error: err });
+        }
+      });
+    } finally {
+      // Even when an internal failure cut the batch short, what got in is announced.
+      if (admitted.length > 0) {
+        this.p2p.gossipTxs(admitted);
+        this.engine.nudge();
+      }
+      this.metrics.setMempool(this.chain.mempool.size, this.chain.mempool.bytes);
+    }
+    return outcomes;
+  }
+
+  /**
+   * Admits a transaction that passed the verification pool to the mempool (throws its ChainError
+   * otherwise) and announces it locally: the recent set for compact proposals, and subscribers.
+   * The callers nudge the engine and gossip (the batch path once for the whole batch).
+   */
+  private admit(bytes: Uint8Array, digest: string | undefined): Uint8Array {
+    const { hash } = this.chain.submitTransaction(bytes);
+    this.recent.add(bytes, digest);
+    this.emit({ type: 'tx', hash });
+    return hash;
   }
 
   /** Verifies the waiting API submissions together on the worker threads. */
@@ -335,7 +401,7 @@ export class SelfNode implements ApiNode {
       return;
     }
     try {
-      const results = await this.verify(txs);
+      const results = await this.verify(txs, { urgent: true });
       results.forEach((r, i) => this.recent.add(txs[i]!, r.digest));
     } catch (err) {
       this.log.warn({ err }, 'verification pool failed; the engine verifies inline');
@@ -348,6 +414,11 @@ export class SelfNode implements ApiNode {
   }
 
   private async admitGossipTxs(batch: Uint8Array[], from: string): Promise<void> {
+    if (this.overloaded()) {
+      // Not the sender's fault: no penalty. A proposal that includes them fetches them.
+      this.metrics.countRejected('overloaded', 'gossip');
+      return;
+    }
     let results;
     try {
       results = await this.verify(batch);
@@ -368,10 +439,8 @@ export class SelfNode implements ApiNode {
         return;
       }
       try {
-        const { hash } = this.chain.submitTransaction(bytes);
-        this.recent.add(bytes, r.digest);
+        this.admit(bytes, r.digest);
         this.engine.nudge();
-        this.emit({ type: 'tx', hash });
       } catch (err) {
         // Duplicates and stale nonces are normal under gossip; only count them.
         if (err instanceof ChainError && err.code !== 'duplicate')
@@ -385,7 +454,10 @@ export class SelfNode implements ApiNode {
    * Every path in (API, gossip, proposals, sync) verifies here: encodings already in the verified
    * cache are answered at once, the rest go to the worker threads together.
    */
-  private async verify(batch: readonly Uint8Array[]): Promise<VerifyResult[]> {
+  private async verify(
+    batch: readonly Uint8Array[],
+    opts: { urgent?: boolean } = {},
+  ): Promise<VerifyResult[]> {
     const results: VerifyResult[] = batch.map((bytes) => ({ ok: true, digest: signedDigestHex(bytes) }));
     const fresh = results.flatMap((r, i) => (this.cache.has(r.digest) ? [] : [i]));
     if (fresh.length === 0) return results;
@@ -394,10 +466,23 @@ export class SelfNode implements ApiNode {
       this.pool,
       this.cache,
       fresh.map((i) => batch[i]!),
+      opts,
     );
     this.metrics.observeVerify((performance.now() - started) / 1000, fresh.length);
     fresh.forEach((i, k) => (results[i] = verified[k]!));
     return results;
+  }
+
+  /** The error to shed new transactions with while the verify workers are behind, else null. */
+  private overloaded(): ChainError | null {
+    const queued = this.pool.queued;
+    const perThread = this.opts.shedQueuedPerThread ?? SHED_QUEUED_PER_THREAD;
+    if (queued < perThread * this.pool.threads) return null;
+    return new ChainError(
+      'unavailable',
+      `the node is overloaded (${queued} transactions wait for signature checks); retry in a moment`,
+      { queued },
+    );
   }
 
   private countVote(bytes: Uint8Array): void {

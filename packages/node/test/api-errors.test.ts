@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountKeysFromSeed, fromHex, sha512, toHex, utf8 } from '@self/crypto';
 import { ChainError, decodeSignedTransaction, encodeSignedTransaction } from '@self/chain';
 import type { FastifyInstance } from 'fastify';
-import { createApiServer, parseClientMessage, type ApiServerOptions } from '../src/api/index.js';
+import { parseClientMessage, type ApiServerOptions } from '../src/api/index.js';
 import type { ApiNode } from '../src/node-api.js';
 import {
   getJson,
@@ -17,6 +17,7 @@ import {
   waitFor,
   type Harness,
   type JsonResponse,
+  extraServer,
 } from './api-harness.js';
 
 interface WsClient {
@@ -42,14 +43,8 @@ afterAll(async () => {
 });
 
 /** Another API server over the same node, with other options. */
-async function serverWith(opts: ApiServerOptions, node: ApiNode = h.node): Promise<string> {
-  const server = createApiServer(node, opts);
-  extra.push(server);
-  await server.listen({ port: 0, host: '127.0.0.1' });
-  const address = server.server.address();
-  if (!address || typeof address === 'string') throw new Error('no address');
-  return `http://127.0.0.1:${address.port}`;
-}
+const serverWith = (opts: ApiServerOptions, node: ApiNode = h.node): Promise<string> =>
+  extraServer(node, opts, extra);
 
 function expectError(res: JsonResponse, status: number, error: string): void {
   expect({ status: res.status, error: res.body.error }).toEqual({ status, error });

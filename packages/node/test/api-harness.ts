@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addressFromPublicKey, toHex, type SigningKey } from '@self/crypto';
 import {
+  ChainError,
   LocalTestnet,
   encodeSignedTransaction,
   makeDevGenesis,
   signTransaction,
   type Chain,
+  type ChainParams,
   type Transaction,
   type TxBodies,
   type TxKind,
@@ -15,7 +17,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { createApiServer, type ApiServerOptions } from '../src/api/index.js';
 import { NodeMetrics } from '../src/metrics.js';
-import type { ApiNode, NodeEvent, NodeInfo } from '../src/node-api.js';
+import type { ApiNode, NodeEvent, NodeInfo, SubmitOutcome } from '../src/node-api.js';
 
 /**
  * A real chain for API tests: a one-validator LocalTestnet (Ed25519 keys, SQLite files in a tmp
@@ -33,13 +35,22 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: ApiServerOptions = {}): Promise<Harness> {
+export interface HarnessOptions {
+  /** Genesis parameters over the dev defaults (e.g. a small max_block_bytes for body-limit tests). */
+  params?: Partial<ChainParams>;
+}
+
+export async function startHarness(
+  opts: ApiServerOptions = {},
+  harness: HarnessOptions = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'self-api-'));
   const { genesis, validatorKeys, faucetKey } = makeDevGenesis({
     chainId: 'self-api-test',
     validators: 1,
     scheme: 'ed25519',
     genesisTime: Date.now() - 1000,
+    ...(harness.params ? { params: harness.params } : {}),
   });
   const listeners = new Set<(event: NodeEvent) => void>();
   const emit = (event: NodeEvent): void => {
@@ -80,6 +91,18 @@ export async function startHarness(opts: ApiServerOptions = {}): Promise<Harness
       emit({ type: 'tx', hash });
       return { hash };
     },
+    // No verification pool here: each item goes the single path, its ChainError kept as its outcome.
+    submitTransactions: async (batch) =>
+      batch.map((bytes): SubmitOutcome => {
+        try {
+          const hash = testnet.submit(bytes, 0);
+          emit({ type: 'tx', hash });
+          return { ok: true, hash };
+        } catch (err) {
+          if (err instanceof ChainError) return { ok: false, error: err };
+          throw err;
+        }
+      }),
     subscribe: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -171,4 +194,18 @@ export function waitCommitted(h: Harness, hash: string): Promise<Record<string, 
 export async function nextNonce(h: Harness, address = h.faucetAddress): Promise<number> {
   const res = await getJson(`${h.url}/v1/accounts/${address}`);
   return (res.body.nonce as number) + 1;
+}
+
+/** Another API server over `node` with other options, listening on 127.0.0.1; kept in `servers` to close. */
+export async function extraServer(
+  node: ApiNode,
+  opts: ApiServerOptions,
+  servers: FastifyInstance[],
+): Promise<string> {
+  const server = createApiServer(node, opts);
+  servers.push(server);
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  const address = server.server.address();
+  if (!address || typeof address === 'string') throw new Error('no address');
+  return `http://127.0.0.1:${address.port}`;
 }

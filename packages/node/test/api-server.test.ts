@@ -436,6 +436,7 @@ describe('node API over a real chain', () => {
         'GET /v1/blocks/{height}',
         'GET /v1/blocks/hash/{hash}',
         'POST /v1/transactions',
+        'POST /v1/transactions/batch',
         'GET /v1/transactions/{hash}',
         'GET /v1/accounts/{address}',
         'GET /v1/dids/{did}',

@@ -141,6 +141,31 @@ describe.each<[string, AccountScheme]>([
 });
 
 describe('VerifyPool', () => {
+  it('hands an urgent batch to the workers before the ordinary chunks queued ahead of it', async () => {
+    const { genesis, faucet } = setup('ed25519');
+    const p = VerifyPool.create({ genesis, threads: 1, maxChunk: 32 });
+    pools.push(p);
+    await p.ready();
+    const ordinary = Array.from({ length: 320 }, (_, i) => transfer(genesis, faucet, i + 1));
+    const urgent = Array.from({ length: 10 }, (_, i) => transfer(genesis, faucet, 1_000 + i));
+    const order: string[] = [];
+    const a = p.verify(ordinary).then((r) => {
+      order.push('ordinary');
+      return r;
+    });
+    const b = p.verify(urgent, { urgent: true }).then((r) => {
+      order.push('urgent');
+      return r;
+    });
+    // One ordinary chunk is with the worker; nine more and the urgent one wait.
+    expect(p.queued).toBe(320 - 32 + 10);
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(order).toEqual(['urgent', 'ordinary']);
+    expect(ra.every((r) => r.ok)).toBe(true);
+    expect(rb.map((r) => r.digest)).toEqual(urgent.map((t) => toHex(sha256(t))));
+    expect(p.queued).toBe(0);
+  });
+
   it('refuses a signature scheme the genesis does not allow', async () => {
     const { genesis } = setup('hybrid-ed25519-ml-dsa-65', ['hybrid-ed25519-ml-dsa-65']);
     const edKey = accountKeysFromPhrase(DEV_FAUCET_PHRASE, 'ed25519').account;

@@ -98,9 +98,29 @@ export const SubmitTxJson = Type.Object(
   },
   { additionalProperties: false },
 );
+/** Most transactions one `POST /v1/transactions/batch` may carry. */
+export const MAX_BATCH_TXS = 1000;
+
+export const BatchSubmitJson = Type.Object(
+  {
+    txs: Type.Array(
+      Type.String({
+        pattern: '^([0-9a-fA-F]{2})+$',
+        description: 'an encoded SignedTransaction (canonical CBOR), hex',
+      }),
+      { minItems: 1, maxItems: MAX_BATCH_TXS, description: `1 to ${MAX_BATCH_TXS} transactions` },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 /** Raw request bodies are Buffers; the OpenAPI document shows them as binary (see server.ts). */
 export const RawBytesBody = Type.Unsafe<Uint8Array>({
   description: 'the encoded SignedTransaction (canonical CBOR), raw bytes',
+});
+
+export const RawBatchBody = Type.Unsafe<Uint8Array>({
+  description: `canonical CBOR: an array of 1 to ${MAX_BATCH_TXS} byte strings, each an encoded SignedTransaction`,
 });
 
 // ---- blocks and transactions --------------------------------------------------------------------
@@ -181,6 +201,34 @@ export const BlockJson = Type.Object({
 export type BlockJson = Static<typeof BlockJson>;
 
 export const SubmittedJson = Type.Object({ hash: Hash32 });
+
+/** One refused item of a batch: the error body the single route would answer, plus the code. */
+export const BatchRejectedJson = Type.Object(
+  {
+    error: StringEnum(
+      ['transaction_rejected', 'service_unavailable'] as const,
+      'as POST /v1/transactions would answer: service_unavailable for mempool_full and unavailable',
+    ),
+    code: Type.String({ description: 'the ChainError code (bad_signature, duplicate, mempool_full, …)' }),
+    message: Type.String({ description: 'human-readable explanation' }),
+    details: JsonObject('the ChainError details, with `code` again'),
+  },
+  { description: 'a transaction the node refused' },
+);
+export type BatchRejectedJson = Static<typeof BatchRejectedJson>;
+
+export const BatchSubmittedJson = Type.Object({
+  accepted: Uint('transactions admitted to the mempool'),
+  rejected: Uint('transactions refused'),
+  results: Type.Array(
+    Type.Union([
+      Type.Object({ hash: Hash32 }, { description: 'admitted to the mempool: the transaction hash' }),
+      BatchRejectedJson,
+    ]),
+    { description: 'one per submitted transaction, in order' },
+  ),
+});
+export type BatchSubmittedJson = Static<typeof BatchSubmittedJson>;
 
 export const TxStatusJson = Type.Object({
   status: StringEnum(['pending', 'committed'] as const),

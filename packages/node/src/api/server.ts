@@ -23,7 +23,8 @@ export interface ApiRateLimitOptions {
   windowMs: number;
   /**
    * POST /v1/transactions per window per client address, counted apart from `max`
-   * (default max / 5, at least 1).
+   * (default max / 5, at least 1). POST /v1/transactions/batch has a budget of its own of the same
+   * size; a batch counts as one request however many transactions it carries.
    */
   transactionsMax?: number;
   /**
@@ -77,7 +78,9 @@ const documentRawBodies: SwaggerTransformObject = (doc) => {
       item?.post?.requestBody && 'content' in item.post.requestBody ? item.post.requestBody.content : null;
     for (const media of RAW_TX_MEDIA) {
       const entry = content?.[media];
-      if (entry) entry.schema = { type: 'string', format: 'binary', description: 'raw bytes' };
+      if (!entry) continue;
+      const given = entry.schema && 'description' in entry.schema ? entry.schema.description : undefined;
+      entry.schema = { type: 'string', format: 'binary', description: given ?? 'raw bytes' };
     }
   }
   return openapi;

@@ -3,6 +3,9 @@ export { NodeApiError, isNodeApiError } from './errors.js';
 export type {
   AccountInfo,
   ApiErrorBody,
+  BatchItemResult,
+  BatchRejection,
+  BatchSubmitResult,
   BlockInfo,
   CommittedTransaction,
   HealthInfo,

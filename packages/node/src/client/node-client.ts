@@ -3,6 +3,7 @@ import { NodeApiError, clientError } from './errors.js';
 import type {
   AccountInfo,
   ApiErrorBody,
+  BatchSubmitResult,
   BlockInfo,
   CommittedTransaction,
   HealthInfo,
@@ -98,6 +99,16 @@ export class NodeClient {
   }
 
   /**
+   * Sends signed transactions as one batch (a CBOR array, at most 1000 of them per call). The node
+   * answers 200 once it has judged every one: `results[i]` is `{hash}` when `txs[i]` entered its
+   * mempool, else the refusal (`code` is the chain's rejection code). Only a problem with the
+   * request as a whole (an empty or too large batch, a full rate limit) throws a NodeApiError.
+   */
+  submitTransactions(txs: Uint8Array[]): Promise<BatchSubmitResult> {
+    return this.request('POST', '/v1/transactions/batch', new RawBody(encodeByteStringArray(txs)));
+  }
+
+  /**
    * Polls until the transaction is committed. A 404 while waiting is tolerated (the node may not
    * have seen it yet); other API errors end the wait.
    */
@@ -140,14 +151,18 @@ export class NodeClient {
     return this.request('GET', path);
   }
 
+  /** `body`: a value sent as JSON, or a RawBody sent as CBOR. */
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const url = this.baseUrl + path;
     let res: Response;
     try {
       res = await fetch(url, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        headers:
+          body === undefined
+            ? { accept: 'application/json' }
+            : { 'content-type': body instanceof RawBody ? 'application/cbor' : 'application/json' },
+        ...(body === undefined ? {} : { body: body instanceof RawBody ? body.bytes : JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
@@ -187,6 +202,40 @@ export class NodeClient {
           : (e?.cause?.message ?? e?.message ?? String(err));
     return clientError('unreachable', `cannot reach the SELF node at ${this.baseUrl}: ${why}`, url);
   }
+}
+
+/** A request body sent as it is (application/cbor). */
+class RawBody {
+  constructor(readonly bytes: Uint8Array<ArrayBuffer>) {}
+}
+
+/** CBOR head: major type and argument, in the shortest form (RFC 8949 §4.2.1). */
+function cborHead(major: number, n: number): number[] {
+  if (n < 24) return [(major << 5) | n];
+  if (n < 0x100) return [(major << 5) | 24, n];
+  if (n < 0x10000) return [(major << 5) | 25, n >>> 8, n & 0xff];
+  if (n <= 0xffffffff) return [(major << 5) | 26, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  throw new RangeError(`${n} is too large for a batch`);
+}
+
+/**
+ * Canonical CBOR of an array of byte strings, the batch body the node expects. Written out here so
+ * that the client needs no CBOR library (nor @self/chain) for it.
+ */
+function encodeByteStringArray(items: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const heads = items.map((item) => cborHead(2, item.length));
+  const top = cborHead(4, items.length);
+  const size = items.reduce((sum, item, i) => sum + heads[i]!.length + item.length, top.length);
+  const out = new Uint8Array(size);
+  out.set(top, 0);
+  let at = top.length;
+  items.forEach((item, i) => {
+    out.set(heads[i]!, at);
+    at += heads[i]!.length;
+    out.set(item, at);
+    at += item.length;
+  });
+  return out;
 }
 
 function parseJson(text: string): unknown {

@@ -71,6 +71,28 @@ export interface SubmitResult {
   hash: string;
 }
 
+/** A transaction of a batch that the node refused: the error the single submission would get. */
+export interface BatchRejection {
+  /** `transaction_rejected`, or `service_unavailable` when the mempool is full. */
+  error: string;
+  /** The chain's rejection code (`bad_signature`, `duplicate`, `mempool_full`, …). */
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+/** One entry of a batch result: the hash of an admitted transaction, or why it was refused. */
+export type BatchItemResult = SubmitResult | BatchRejection;
+
+export interface BatchSubmitResult {
+  /** Transactions admitted to the mempool. */
+  accepted: number;
+  /** Transactions refused. */
+  rejected: number;
+  /** One per submitted transaction, in order. */
+  results: BatchItemResult[];
+}
+
 /** The body of every API error. */
 export interface ApiErrorBody {
   error: string;

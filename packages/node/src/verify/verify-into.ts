@@ -9,8 +9,9 @@ export async function verifyInto(
   pool: VerifyPool,
   cache: VerifiedCache,
   batch: readonly Uint8Array[],
+  opts: { urgent?: boolean } = {},
 ): Promise<VerifyResult[]> {
-  const results = await pool.verify(batch);
+  const results = await pool.verify(batch, opts);
   for (const r of results) if (r.ok) cache.add(r.digest);
   return results;
 }

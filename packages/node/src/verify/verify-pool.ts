@@ -74,6 +74,8 @@ export class VerifyPool {
   private readonly slots: Slot[] = [];
   private queue: Chunk[] = [];
   private queueHead = 0;
+  /** Chunks of urgent batches: served first, and few (one proposal's worth at a time). */
+  private urgent: Chunk[] = [];
   private nextRequestId = 1;
   private startFailures = 0;
   private closed = false;
@@ -119,6 +121,7 @@ export class VerifyPool {
   /** Transactions accepted but not yet handed to a worker (for back-pressure and metrics). */
   get queued(): number {
     let n = 0;
+    for (const c of this.urgent) if (!c.batch.settled) n += c.end - c.start;
     for (let i = this.queueHead; i < this.queue.length; i++) {
       const c = this.queue[i]!;
       if (!c.batch.settled) n += c.end - c.start;
@@ -126,8 +129,12 @@ export class VerifyPool {
     return n;
   }
 
-  /** One result per transaction, in order. Rejects (VerifyPoolError) only if the pool fails. */
-  verify(batch: readonly Uint8Array[]): Promise<VerifyResult[]> {
+  /**
+   * One result per transaction, in order. Rejects (VerifyPoolError) only if the pool fails.
+   * `urgent` batches (a proposal's or synced blocks' transactions, which consensus waits for) are
+   * handed to workers before every ordinary batch still queued.
+   */
+  verify(batch: readonly Uint8Array[], opts: { urgent?: boolean } = {}): Promise<VerifyResult[]> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new VerifyPoolError('verify pool is closed'));
     if (batch.length === 0) return Promise.resolve([]);
@@ -141,8 +148,9 @@ export class VerifyPool {
         reject,
       };
       const size = Math.min(this.maxChunk, Math.max(MIN_CHUNK, Math.ceil(batch.length / this.threads)));
+      const lane = opts.urgent ? this.urgent : this.queue;
       for (let start = 0; start < batch.length; start += size)
-        this.queue.push({ batch: b, start, end: Math.min(batch.length, start + size) });
+        lane.push({ batch: b, start, end: Math.min(batch.length, start + size) });
       this.dispatch();
     });
   }
@@ -259,6 +267,10 @@ export class VerifyPool {
   }
 
   private nextChunk(): Chunk | null {
+    while (this.urgent.length > 0) {
+      const chunk = this.urgent.shift()!;
+      if (!chunk.batch.settled) return chunk;
+    }
     while (this.queueHead < this.queue.length) {
       const chunk = this.queue[this.queueHead++]!;
       if (!chunk.batch.settled) {
@@ -306,6 +318,7 @@ export class VerifyPool {
   }
 
   private failAll(err: VerifyPoolError): void {
+    for (const c of this.urgent.splice(0)) this.settle(c.batch, err);
     for (let i = this.queueHead; i < this.queue.length; i++) this.settle(this.queue[i]!.batch, err);
     this.queue = [];
     this.queueHead = 0;
