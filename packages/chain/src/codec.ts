@@ -91,10 +91,23 @@ export const decodeProposal = (bytes: Uint8Array, maxBytes: number = LIMITS.maxB
   decodeObject(bytes, 'proposal', maxBytes, (v) => parseProposal(v));
 
 export const encodeSignedProposal = (sp: SignedProposal): Uint8Array => encodeObject(sp, 'signed proposal');
+/**
+ * Signed proposals already decoded, by the identity of their bytes: a node hands the same received
+ * byte array to pre-verification and then to consensus, and a proposal is ~100 KB per thousand
+ * transactions to decode, canonically re-encode and parse. Received bytes are never mutated.
+ */
+const decodedProposals = new WeakMap<Uint8Array, SignedProposal>();
+
 export const decodeSignedProposal = (
   bytes: Uint8Array,
   maxBytes: number = LIMITS.maxBlockBytes,
-): SignedProposal => decodeObject(bytes, 'signed proposal', maxBytes, (v) => parseSignedProposal(v));
+): SignedProposal => {
+  const hit = decodedProposals.get(bytes);
+  if (hit && bytes.length <= maxBytes) return hit;
+  const sp = decodeObject(bytes, 'signed proposal', maxBytes, (v) => parseSignedProposal(v));
+  decodedProposals.set(bytes, sp);
+  return sp;
+};
 
 export const encodeCommitCertificate = (c: CommitCertificate): Uint8Array =>
   encodeObject(c, 'commit certificate');

@@ -64,13 +64,23 @@ export function decodeAddress(address: string): Uint8Array {
 
 export function isAddress(value: unknown): value is string {
   if (typeof value !== 'string' || !ADDRESS_RE.test(value)) return false;
+  if (validAddresses.has(value)) return true;
   try {
     decodeAddress(value);
-    return true;
   } catch {
     return false;
   }
+  if (validAddresses.size >= VALID_ADDRESS_MEMO) validAddresses.clear();
+  validAddresses.add(value);
+  return true;
 }
+
+/**
+ * Addresses already found valid. Blocks repeat the same few thousand addresses (colour
+ * transitions, transfers), and the bech32m checksum is the costly part of checking one.
+ */
+const validAddresses = new Set<string>();
+const VALID_ADDRESS_MEMO = 65_536;
 
 /** `did:self:<address>`. Throws CryptoError('bad_address') if the address is not valid. */
 export function didFromAddress(address: string): string {

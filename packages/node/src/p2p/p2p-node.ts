@@ -73,6 +73,8 @@ export interface P2PNodeOptions {
   lookupTx?(digestHex: string): Uint8Array | undefined;
 }
 
+/** Distinct proposal messages whose parse is kept: a few heights' worth of builders and rounds. */
+const PARSED_PROPOSALS = 64;
 const MAX_TRACKED_HEIGHTS = 1024;
 const KNOWN_PEER_TAG = 'self-known-peer';
 const PRUNE_EVERY_MS = 60_000;
@@ -105,6 +107,8 @@ export class P2PNode implements ConsensusTransport {
   private readonly batcher: TxBatcher;
   private readonly txQueue: TxGossipQueue;
   private readonly parsed = new WeakMap<Message, GossipPayload>();
+  /** Parsed proposal gossip by the digest of its bytes (see validate). */
+  private readonly parsedProposals = new Map<string, GossipPayload>();
   private readonly assembler: ProposalAssembler;
   private readonly peerHeights = new Map<string, number>();
   private readonly dialing = new Set<string>();
@@ -455,7 +459,21 @@ export class P2PNode implements ConsensusTransport {
       this.penalize(from, 'rate_limited');
       return TopicValidatorResult.Ignore;
     }
+    // Builders re-send their proposal every propose window, byte for byte: parse each one once.
+    const key = kind === 'proposal' ? toHex(sha256(msg.data)) : null;
+    const known = key ? this.parsedProposals.get(key) : undefined;
+    if (known) {
+      this.parsed.set(msg, known);
+      return TopicValidatorResult.Accept;
+    }
     const result = parseGossip(kind, msg.data, { chainId: this.opts.chainId, limits: this.limits });
+    if (result.ok && key) {
+      if (this.parsedProposals.size >= PARSED_PROPOSALS) {
+        const oldest = this.parsedProposals.keys().next().value;
+        if (oldest !== undefined) this.parsedProposals.delete(oldest);
+      }
+      this.parsedProposals.set(key, result.payload);
+    }
     if (!result.ok) {
       this.log.debug({ peer: from, kind, reason: result.reason, detail: result.detail }, 'gossip rejected');
       this.reject(result.reason, from);
