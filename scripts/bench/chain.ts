@@ -1,9 +1,11 @@
 /**
- * `npm run bench -- chain [--sig hybrid|ed25519] [--seconds 15] [--validators 4] [--accounts 1000]`
+ * `npm run bench -- chain [--sig hybrid|ed25519] [--seconds 15] [--validators 4] [--accounts 1000]
+ *   [--concurrency 8] [--batch 100] [--rate 0]`
  *
  * Starts a real testnet (`self testnet init` homes, one `self node` process per validator, libp2p
  * on loopback), loads it with signed transfers from many accounts through the HTTP API for a fixed
- * time, and reports throughput and finality. The verification ceiling is measured in the same run:
+ * time (`POST /v1/transactions/batch` with `--batch` transactions per request, or the single
+ * endpoint with `--batch 1`), paced to `--rate` tx/s when given, and reports throughput and finality. The verification ceiling is measured in the same run:
  * verify_bound_tps = single-core verify rate x cores / validators, since every validator verifies
  * every transaction once.
  */
@@ -14,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { accountKeysFromSeed, addressFromPublicKey, sha512, utf8, type AccountScheme } from '@self/crypto';
-import { encodeSignedTransaction, signTransaction, type Transaction } from '@self/chain';
+import { encode, encodeSignedTransaction, signTransaction, type Transaction } from '@self/chain';
 import { initTestnet, measureVerifyRate } from '@self/node';
 import { NodeProcess, editConfig, waitForHeight } from '@self/node/testing';
 import { median, round } from './lib/timing.js';
@@ -37,7 +39,9 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '15' },
     validators: { type: 'string', default: '4' },
     accounts: { type: 'string', default: '1000' },
-    concurrency: { type: 'string', default: '64' },
+    concurrency: { type: 'string', default: '8' },
+    batch: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '0' },
     'max-txs': { type: 'string', default: '40000' },
   },
 });
@@ -47,6 +51,12 @@ const seconds = Number(args.seconds);
 const validators = Number(args.validators);
 const accountCount = Number(args.accounts);
 const concurrency = Number(args.concurrency);
+const batchSize = Number(args.batch);
+/** Offered load in tx/s, paced across the clients; 0: as fast as the nodes accept. */
+const rate = Number(args.rate);
+if (!Number.isFinite(rate) || rate < 0) throw new Error('--rate must be a number of tx/s (0: unpaced)');
+if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1000)
+  throw new Error('--batch must be an integer from 1 to 1000');
 const cores = availableParallelism();
 
 // ---- 1. The verification ceiling, measured now on this machine
@@ -156,26 +166,67 @@ try {
 
   const t0 = performance.now();
   deadline = t0 + seconds * 1000;
+  let shed = 0;
+  let paced = 0;
+  const reject = (code: string): void => {
+    rejected++;
+    rejectedBy.set(code, (rejectedBy.get(code) ?? 0) + 1);
+  };
   const worker = async (w: number): Promise<void> => {
     const node = w % validators;
     const queue = queues[node]!;
-    const url = `${infos[node]!.api_url}/v1/transactions`;
+    const base = `${infos[node]!.api_url}/v1/transactions`;
+    // The node sheds load (503) while its verify workers are behind: back off, as a client should.
+    const backOff = async (res: Response, items: Uint8Array[]): Promise<void> => {
+      await res.arrayBuffer();
+      queue.unshift(...items);
+      shed++;
+      await new Promise((r) => setTimeout(r, 50));
+    };
     while (performance.now() < deadline) {
-      const bytes = queue.shift();
-      if (!bytes) return;
+      const items = queue.splice(0, batchSize);
+      if (items.length === 0) return;
+      if (rate > 0) {
+        const due = t0 + (paced / rate) * 1000;
+        paced += items.length;
+        if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
+      }
       const sentAt = performance.now();
-      const res = await fetch(url, {
+      if (batchSize === 1) {
+        const res = await fetch(base, {
+          method: 'POST',
+          headers: { 'content-type': 'application/cbor' },
+          body: items[0]!,
+        });
+        if (res.status === 503) {
+          await backOff(res, items);
+          continue;
+        }
+        const body = (await res.json()) as { hash?: string; details?: { code?: string }; error?: string };
+        if (res.status === 202 && body.hash) submittedAt.set(body.hash, sentAt);
+        else reject(body.details?.code ?? body.error ?? String(res.status));
+        continue;
+      }
+      const res = await fetch(`${base}/batch`, {
         method: 'POST',
         headers: { 'content-type': 'application/cbor' },
-        body: bytes,
+        body: encode(items),
       });
-      const body = (await res.json()) as { hash?: string; details?: { code?: string }; error?: string };
-      if (res.status === 202 && body.hash) {
-        submittedAt.set(body.hash, sentAt);
-      } else {
-        rejected++;
-        const code = body.details?.code ?? body.error ?? String(res.status);
-        rejectedBy.set(code, (rejectedBy.get(code) ?? 0) + 1);
+      if (res.status === 503) {
+        await backOff(res, items);
+        continue;
+      }
+      const body = (await res.json()) as {
+        results?: Array<{ hash?: string; code?: string }>;
+        error?: string;
+      };
+      if (res.status !== 200 || !body.results) {
+        for (let i = 0; i < items.length; i++) reject(body.error ?? String(res.status));
+        continue;
+      }
+      for (const r of body.results) {
+        if (r.hash) submittedAt.set(r.hash, sentAt);
+        else reject(r.code ?? 'unknown');
       }
     }
   };
@@ -191,7 +242,7 @@ try {
     finality[Math.min(finality.length - 1, Math.floor(p * finality.length))] ?? NaN;
   const tps = committedInWindow / elapsed;
   console.log(
-    `${args.sig}: ${submittedAt.size} accepted, ${rejected} rejected, ${finality.length} committed in ${blocks} blocks`,
+    `${args.sig}: ${submittedAt.size} accepted, ${rejected} rejected, ${shed} requests shed (503), ${finality.length} committed in ${blocks} blocks`,
   );
   console.log(
     `tps ${round(tps)} (bound ${round(verifyBound)}, ${round(tps / verifyBound, 2)}x); finality p50 ${round(pct(0.5))} ms, p99 ${round(pct(0.99))} ms`,
@@ -217,11 +268,15 @@ try {
       bench: 'chain',
       signature_scheme: args.sig,
       validators,
+      concurrency,
+      batch: batchSize,
+      offered_rate: rate,
       cores,
       seconds: round(elapsed, 2),
       accounts: accountCount,
       submitted: submittedAt.size,
       rejected,
+      shed_503: shed,
       committed: finality.length,
       blocks,
       avg_block_txs: blocks ? round(finality.length / blocks) : 0,
