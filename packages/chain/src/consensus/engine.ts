@@ -81,6 +81,11 @@ const MAX_PARKED_VOTES = 4096;
 const MAX_SEEN_MESSAGES = 100_000;
 /** Messages for rounds further ahead are rejected: no honest validator gets there before timeouts would take it. */
 const MAX_ROUNDS_AHEAD = 1000;
+/**
+ * Rounds after building its block in which a builder without a valid block proposes that same
+ * block again instead of building a new one (see propose).
+ */
+const REPROPOSE_ROUNDS = 2;
 
 /**
  * Proof-of-AI BFT consensus for one node: Tendermint's locking rules (propose, prevote, precommit,
@@ -112,6 +117,10 @@ export class ConsensusEngine {
   /** Votes this node signed at this height, by `${round}/${type}`: never sign a different one. */
   private signed = new Map<string, Uint8Array[]>();
   private ownProposal: Uint8Array | null = null;
+  /** The block this node built at this height, and the round it built it in. */
+  private ownBlock: { known: KnownBlock; round: number } | null = null;
+  /** Rounds whose prevote and precommit timeouts are running (see armStepTimeouts). */
+  private armed = { prevote: -1, precommit: -1 };
   private timers: Array<() => void> = [];
   private rebroadcastTimer: (() => void) | null = null;
   private future: Array<{ msg: WireMessage; from: string | null }> = [];
@@ -232,6 +241,8 @@ export class ConsensusEngine {
     this.valid = null;
     this.signed = new Map();
     this.ownProposal = null;
+    this.ownBlock = null;
+    this.armed = { prevote: -1, precommit: -1 };
     this.parked.clear();
     this.parkedCount = 0;
     this.firstVotes.clear();
@@ -266,6 +277,12 @@ export class ConsensusEngine {
     if (this.valid && validBlock) {
       known = validBlock;
       polRound = this.valid.round;
+    } else if (this.ownBlock && this.round - this.ownBlock.round <= REPROPOSE_ROUNDS) {
+      // A round that failed under load would otherwise bring larger proposals from fuller
+      // mempools, slower to carry and check, which fail again. Peers already hold and have
+      // checked this block, so the next round can go through at once. After a few rounds the
+      // builder builds anew, in case the block itself was the trouble (a clock far ahead).
+      known = this.ownBlock.known;
     } else {
       const now = this.clock.now();
       const built = this.chain.buildBlock({
@@ -275,6 +292,7 @@ export class ConsensusEngine {
         lastCommit: this.lastCert,
       });
       known = { ...wire.tamperBlock(built, this.opts.byzantine), from: null };
+      this.ownBlock = { known, round: this.round };
     }
     const signed = wire.signProposal(
       { v: 1, block: known.block, pol_round: polRound, round: this.round },
@@ -392,12 +410,32 @@ export class ConsensusEngine {
     }
     // The step changes before the vote is cast: casting may complete a quorum and commit at once.
     this.step = 'prevote';
-    const round = this.round;
-    const t = this.opts.timing;
-    this.timers.push(
-      this.clock.schedule(t.prevote_ms + round * t.prevote_delta_ms, () => this.onPrevoteTimeout(round)),
-    );
     this.castVote('prevote', choice, ranking);
+  }
+
+  /**
+   * Tendermint's step timeouts: the prevote timeout starts once a quorum of prevotes of any kind is
+   * in (while prevoting), the precommit timeout once a quorum of precommits of any kind is in. A
+   * timer started at a node's own vote instead made a validator that prevoted early give up on
+   * peers that prevoted the same block a few hundred ms later, which is normal under load.
+   */
+  private armStepTimeouts(): void {
+    const r = this.round;
+    const t = this.opts.timing;
+    if (this.step === 'prevote' && this.armed.prevote !== r && this.prevotes.get(r)?.hasQuorumOfAny()) {
+      this.armed.prevote = r;
+      this.timers.push(
+        this.clock.schedule(t.prevote_ms + r * t.prevote_delta_ms, () => this.onPrevoteTimeout(r)),
+      );
+    }
+    if (this.armed.precommit !== r && this.precommits.get(r)?.hasQuorumOfAny()) {
+      this.armed.precommit = r;
+      this.timers.push(
+        this.clock.schedule(t.precommit_ms + r * t.precommit_delta_ms, () => {
+          if (this.round === r && this.step !== 'commit') this.enterRound(r + 1);
+        }),
+      );
+    }
   }
 
   /**
@@ -446,18 +484,16 @@ export class ConsensusEngine {
 
   private precommit(hashHex: string | null): void {
     this.step = 'precommit';
-    const round = this.round;
-    const t = this.opts.timing;
-    this.timers.push(
-      this.clock.schedule(t.precommit_ms + round * t.precommit_delta_ms, () => {
-        if (this.round === round && this.step !== 'commit') this.enterRound(round + 1);
-      }),
-    );
     this.castVote('precommit', hashHex, []);
   }
 
-  /** Re-checks every rule whose condition may have become true. */
+  /** Re-checks every rule whose condition may have become true, then the step timeouts. */
   private evaluate(): void {
+    this.applyRules();
+    if (this.step !== 'commit') this.armStepTimeouts();
+  }
+
+  private applyRules(): void {
     if (this.step === 'commit') return;
     // Commit: a quorum of precommits for a known valid block in any round.
     for (const [round, set] of this.precommits) {

@@ -1,6 +1,7 @@
 import { equalBytes, toHex } from '@self/crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  decodeSignedProposal,
   decodeSignedVote,
   encodeBlock,
   encodeCommitCertificate,
@@ -194,6 +195,30 @@ describe('ConsensusEngine: equivocation and replay', () => {
     expect(h.commits).toHaveLength(1);
     const signers = h.commits[0]!.cert.votes.map((v) => toHex(decodeSignedVote(v).signer));
     expect(new Set(signers).size).toBe(3);
+  });
+});
+
+describe('ConsensusEngine: rounds after a failed one', () => {
+  it('re-proposes the block it built for two more rounds, then builds a new one', () => {
+    const proposals = (): Array<[number, string]> =>
+      h.broadcast.flatMap((m) => {
+        if (m.t !== 'proposal') return [];
+        const sp = decodeSignedProposal(m.data);
+        return [[sp.proposal.round, toHex(headerHash(sp.proposal.block.header))] as [number, string]];
+      });
+    const first = toHex(h.ownProposalHash());
+    // Validators 1 and 2 (f+1) are already in the next round: the engine skips to it.
+    for (const round of [1, 2, 3]) {
+      for (const i of [1, 2])
+        h.deliver({ t: 'vote', data: h.vote(h.key(i), { type: 'prevote', hash: null, round }) }, `v${i}`);
+      expect(h.engine.status.round).toBe(round);
+    }
+    const byRound = new Map(proposals());
+    expect([0, 1, 2].map((r) => byRound.get(r))).toEqual([first, first, first]);
+    // Three rounds after it was built, the builder builds anew (a later timestamp: another block).
+    expect(byRound.get(3)).toBeDefined();
+    expect(byRound.get(3)).not.toBe(first);
+    expect(h.rejects).toEqual([]);
   });
 });
 
