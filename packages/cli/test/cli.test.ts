@@ -39,7 +39,7 @@ function up(
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines: BlockLine[] = [];
-    let ready: Promise<void> = Promise.resolve();
+    let ready: Promise<void> | null = null;
     let buffer = '';
     let stopping = false;
     child.stdout.on('data', (chunk: Buffer) => {
@@ -53,7 +53,8 @@ function up(
         if ('event' in parsed) ready = onReady(parsed.api_url);
         else lines.push(parsed);
       }
-      if (lines.length >= blocks && !stopping) {
+      // Blocks may print before the ready line (three validators can commit while the fourth starts).
+      if (lines.length >= blocks && ready && !stopping) {
         stopping = true;
         ready.then(
           () => child.kill('SIGTERM'),

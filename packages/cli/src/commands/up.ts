@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { toHex } from '@self/crypto';
 import { ChainError, StoreError } from '@self/chain';
-import type { NodeHome, SelfNode } from '@self/node';
+import type { NodeEvent, NodeHome, SelfNode } from '@self/node';
 import { CliError } from '../errors.js';
 import { createLogger } from '../logger.js';
 
@@ -39,6 +39,23 @@ export function registerUp(program: Command): void {
         'starting SELF',
       );
 
+      const printBlock = (e: NodeEvent): void => {
+        if (e.type !== 'block') return;
+        const line = {
+          height: e.height,
+          hash: toHex(e.hash),
+          round: e.round,
+          txs: e.block.txs.length,
+          proposer: e.block.header.proposer,
+          efficiency: e.block.header.efficiency,
+          timestamp: new Date(e.block.header.timestamp).toISOString(),
+        };
+        if (json) console.log(JSON.stringify(line));
+        else
+          console.log(
+            `block ${line.height}  ${line.hash.slice(0, 16)}…  round ${line.round}  ${line.txs} txs  proposer ${line.proposer}`,
+          );
+      };
       const nodes: SelfNode[] = [];
       const stopAll = async (): Promise<void> => {
         for (const n of nodes.reverse()) await n.stop();
@@ -63,6 +80,9 @@ export function registerUp(program: Command): void {
             api: i === 0,
           });
           nodes.push(node);
+          // Node 0 prints every block from the first: with three validators up the chain may commit
+          // before the fourth has started.
+          if (i === 0) node.subscribe(printBlock);
           for (const other of nodes.slice(0, -1))
             for (const addr of other.info().listenAddrs) await node.dial(addr).catch(() => undefined);
         }
@@ -77,23 +97,6 @@ export function registerUp(program: Command): void {
         throw err;
       }
       const first = nodes[0]!;
-      first.subscribe((e) => {
-        if (e.type !== 'block') return;
-        const line = {
-          height: e.height,
-          hash: toHex(e.hash),
-          round: e.round,
-          txs: e.block.txs.length,
-          proposer: e.block.header.proposer,
-          efficiency: e.block.header.efficiency,
-          timestamp: new Date(e.block.header.timestamp).toISOString(),
-        };
-        if (json) console.log(JSON.stringify(line));
-        else
-          console.log(
-            `block ${line.height}  ${line.hash.slice(0, 16)}…  round ${line.round}  ${line.txs} txs  proposer ${line.proposer}`,
-          );
-      });
       log.info({ api: first.apiUrl(), height: first.chain.latestHeight() }, 'SELF is up');
       if (json) console.log(JSON.stringify({ event: 'ready', api_url: first.apiUrl() }));
       else console.error(`SELF Chain API: ${first.apiUrl()}/v1/status  (Ctrl-C stops)`);
