@@ -7,3 +7,5 @@
 export * from './vault.js';
 export * from './store/index.js';
 export * from './audit/index.js';
+export * from './instance.js';
+export * from './export.js';
