@@ -821,6 +821,9 @@ export class Instance {
     } catch (err) {
       this.auditFailure(base, err);
       throw err;
+    } finally {
+      // Large values replaced or deleted inside the transaction: their files go once it is over.
+      this.store.releaseOrphanedBlobs();
     }
   }
 

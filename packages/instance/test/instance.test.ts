@@ -446,6 +446,20 @@ describe('Instance: failures', () => {
   });
 });
 
+describe('Instance: large values', () => {
+  it('removes the file of a replaced or deleted large value right after the write, not at the next open', () => {
+    const { inst, dir } = create();
+    const big = (fill: number): Uint8Array => new Uint8Array(70_000).fill(fill);
+    for (const fill of [1, 2, 3, 4]) inst.put(me, 'files', 'photo', big(fill));
+    expect(readdirSync(join(dir, 'blobs'))).toHaveLength(1);
+    expect(inst.get(me, 'files', 'photo').value).toEqual(big(4));
+    inst.delete(me, 'files', 'photo');
+    expect(readdirSync(join(dir, 'blobs'))).toHaveLength(0);
+    expect(inst.usage().bytes).toBe(0);
+    inst.close();
+  });
+});
+
 describe('Instance: reopening, modes and creation safety', () => {
   it('reopens with the host key: data is there and the audit chain continues', () => {
     const { inst, dir } = create();

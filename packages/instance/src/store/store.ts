@@ -211,6 +211,8 @@ function afterPrefix(prefix: Uint8Array): Uint8Array {
 export class InstanceStore {
   private readonly stmt: ReturnType<typeof prepare>;
   private closed = false;
+  /** Blob files unreferenced by writes inside a caller's transaction (see releaseOrphanedBlobs). */
+  private readonly orphaned = new Set<string>();
 
   private constructor(
     private readonly db: InstanceDatabase,
@@ -314,8 +316,12 @@ export class InstanceStore {
       if (blob.written !== null) this.removeQuietly(blob.written);
       throw err;
     }
-    // Only after a commit made durable (FULL); otherwise the file stays for the next open's sweep.
-    if (blob.replaced !== null && durable) this.removeQuietly(blob.replaced);
+    // Only after a commit made durable (FULL); inside a caller's transaction, once the caller has
+    // committed and calls releaseOrphanedBlobs.
+    if (blob.replaced !== null) {
+      if (durable) this.removeQuietly(blob.replaced);
+      else if (this.db.inTransaction) this.orphaned.add(blob.replaced);
+    }
     return result;
   }
 
@@ -394,7 +400,10 @@ export class InstanceStore {
       }),
     );
     if (removed === null) return false;
-    if (removed.blobId !== null && durable) this.removeQuietly(removed.blobId);
+    if (removed.blobId !== null) {
+      if (durable) this.removeQuietly(removed.blobId);
+      else if (this.db.inTransaction) this.orphaned.add(removed.blobId);
+    }
     return true;
   }
 
@@ -496,6 +505,27 @@ export class InstanceStore {
         `the instance database lacks its ${key} counter; restore from a backup`,
       );
     return v;
+  }
+
+  /**
+   * Removes the blob files that writes inside a caller's transaction left unreferenced; call it
+   * after that transaction committed (or rolled back). A checkpoint first makes the commit durable,
+   * so a power loss cannot bring back a row whose file is gone; ids referenced again (a rollback)
+   * are kept. Returns the number of files removed.
+   */
+  releaseOrphanedBlobs(): number {
+    this.checkOpen();
+    if (this.orphaned.size === 0 || this.db.inTransaction) return 0;
+    const ids = [...this.orphaned];
+    this.orphaned.clear();
+    this.guard(() => this.db.pragma('wal_checkpoint(PASSIVE)'));
+    let removed = 0;
+    for (const id of ids) {
+      if (this.guard(() => this.stmt.blobReferenced.get(id)) !== undefined) continue;
+      this.removeQuietly(id);
+      removed++;
+    }
+    return removed;
   }
 
   /** Best effort: a file that cannot be removed now is swept at the next open. */
