@@ -9,3 +9,4 @@ export * from './store/index.js';
 export * from './audit/index.js';
 export * from './instance.js';
 export * from './export.js';
+export * from './server/index.js';

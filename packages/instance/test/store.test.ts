@@ -358,7 +358,7 @@ describe('InstanceStore: names and keys', () => {
       'recipes',
       'a',
       'a-b_c9',
-      'x'.repeat(64),
+      'x'.repeat(32),
     ]) {
       store.put('person', c, 'k', text(c));
     }
@@ -412,7 +412,7 @@ describe('InstanceStore: names and keys', () => {
       '1abc',
       '_x',
       '-x',
-      'x'.repeat(65),
+      'x'.repeat(33),
       'a b',
       'a/b',
       '../x',

@@ -17,7 +17,7 @@ export type Namespace = typeof PERSON_NAMESPACE | `app:${string}`;
 export const PERSON_COLLECTIONS = ['notes', 'contacts', 'files', 'chat', 'memory'] as const;
 export type PersonCollection = (typeof PERSON_COLLECTIONS)[number];
 
-export const COLLECTION_RE = /^[a-z][a-z0-9_-]{0,63}$/;
+export const COLLECTION_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 export const APP_ID_RE = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 export const MAX_KEY_BYTES = 512;
 
@@ -59,7 +59,7 @@ export function checkCollection(collection: unknown): asserts collection is stri
   if (typeof collection !== 'string' || !COLLECTION_RE.test(collection)) {
     throw new InstanceError(
       'invalid_name',
-      'a collection name is 1 to 64 characters of a-z, 0-9, "_" and "-", starting with a letter',
+      'a collection name is 1 to 32 characters of a-z, 0-9, "_" and "-", starting with a letter',
       { collection },
     );
   }

@@ -1,3 +1,4 @@
+import { describeValidation } from '@self/http';
 import { ChainError, type ChainErrorCode } from '@self/chain';
 import type { ErrorBody } from './schemas.js';
 
@@ -106,19 +107,8 @@ export function classifyError(err: unknown, bodyLimit: number): ApiError | null 
   if (err instanceof ChainError) return fromChainError(err);
   if (typeof err !== 'object' || err === null) return null;
   const e = err as FastifyClientError;
-  if (Array.isArray(e.validation)) {
-    const issues = e.validation.map((v) => ({
-      path: v.instancePath ?? '',
-      message: v.message ?? 'invalid',
-      keyword: v.keyword ?? 'unknown',
-      ...(v.params !== undefined ? { params: v.params } : {}),
-    }));
-    const location = e.validationContext ?? 'request';
-    return invalidRequest(`${location}${issues[0]?.path ?? ''} ${issues[0]?.message ?? 'is invalid'}`, {
-      location,
-      issues,
-    });
-  }
+  const invalid = describeValidation(e);
+  if (invalid) return invalidRequest(invalid.message, invalid.details);
   const status = e.statusCode;
   if (typeof status !== 'number' || status < 400 || status >= 500) return null;
   if (status === 413 || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

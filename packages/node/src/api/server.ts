@@ -9,7 +9,7 @@ import type { ApiNode } from '../node-api.js';
 import type { ApiApp } from './app-types.js';
 import { errorResponder } from './error-handler.js';
 import { ApiError, notFound } from './errors.js';
-import { RouteTable } from './route-table.js';
+import { RouteTable, describeUnrouted } from '@self/http';
 import { registerChainRoutes } from './routes/chain.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerStateRoutes } from './routes/state.js';
@@ -183,21 +183,11 @@ export function createApiServer(node: ApiNode, opts: ApiServerOptions = {}): Fas
 
   app.after(() => {
     app.setNotFoundHandler(limits ? { preHandler: app.rateLimit() } : {}, (request, reply) => {
-      const path = request.url.split('?')[0] ?? '';
-      const allowed = routes.allowed(path);
-      const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
-      if (allowed.length > 0) {
-        reply.header('allow', allowed.join(', '));
-        respond(
-          new ApiError(405, 'method_not_allowed', `${request.method} is not allowed on ${shown}`, {
-            allowed,
-          }),
-          request,
-          reply,
-        );
-        return;
-      }
-      respond(notFound(`no route ${request.method} ${shown}`), request, reply);
+      const miss = describeUnrouted(routes, request.method, request.url);
+      if (miss.status === 405) {
+        reply.header('allow', miss.allowed.join(', '));
+        respond(new ApiError(405, miss.code, miss.message, { allowed: miss.allowed }), request, reply);
+      } else respond(notFound(miss.message), request, reply);
     });
   });
 

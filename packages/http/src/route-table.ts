@@ -26,3 +26,24 @@ export class RouteTable {
     return [...methods].sort();
   }
 }
+
+/** What to answer a request no route matched: 405 with the allowed methods for a known path, else 404. */
+export function describeUnrouted(
+  routes: RouteTable,
+  method: string,
+  url: string,
+):
+  | { status: 405; code: 'method_not_allowed'; message: string; allowed: string[] }
+  | { status: 404; code: 'not_found'; message: string } {
+  const path = url.split('?')[0] ?? '';
+  const allowed = routes.allowed(path);
+  const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+  if (allowed.length > 0)
+    return {
+      status: 405,
+      code: 'method_not_allowed',
+      message: `${method} is not allowed on ${shown}`,
+      allowed,
+    };
+  return { status: 404, code: 'not_found', message: `no route ${method} ${shown}` };
+}

@@ -1,0 +1,341 @@
+import { RouteTable, describeUnrouted } from '@self/http';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { toHex } from '@self/crypto';
+import { AUDIT_RANGE_MAX, entryToJson } from '../audit/index.js';
+import { DEFAULT_MAX_VALUE_BYTES, type Actor, type Instance } from '../instance.js';
+import { INTERNAL_ERROR, InstanceApiError, classifyError } from './errors.js';
+import {
+  ActorHeaders,
+  AuditQuery,
+  CollectionParams,
+  ListQuery,
+  NoQuery,
+  ObjectParams,
+  PutHeaders,
+  SeqParams,
+  TargetQuery,
+} from './schemas.js';
+
+/**
+ * The instance's HTTP API (docs: the module comment of each route below). The instance process
+ * serves it only on a Unix socket in its own directory (listenOnSocket); the gateway authenticates
+ * the person or the app and forwards each request with the acting identity in `x-self-*` headers,
+ * which this server trusts as given: nothing else identifies the caller.
+ *
+ *   x-self-actor: person | app
+ *   x-self-did:   the person's DID (did:self:…)
+ *   x-self-app:   the app id (apps only)
+ *   x-self-scopes: the app's granted scopes, space-separated (apps only; absent or empty: none)
+ *
+ * Missing or malformed actor headers: 401 `unauthenticated`, nothing audited. Every data access
+ * goes through Instance, which checks the access rules and audits it.
+ */
+
+export interface InstanceServerOptions {
+  /**
+   * The largest value the instance accepts, which is also the request body limit (default
+   * DEFAULT_MAX_VALUE_BYTES). Pass the maxValueBytes the instance was opened with.
+   */
+  maxValueBytes?: number;
+  /** Server faults (5xx) are logged here; default: no logging. */
+  logger?: FastifyBaseLogger;
+}
+
+/** The canonical socket file name in an instance directory. */
+export const INSTANCE_SOCKET_FILE = 'instance.sock';
+
+type InstanceApp = FastifyInstance<
+  FastifyInstance['server'],
+  FastifyRequest['raw'],
+  FastifyReply['raw'],
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+const actorHeadersCheck = TypeCompiler.Compile(ActorHeaders);
+
+const UNAUTHENTICATED_MESSAGE =
+  'this request carries no valid acting identity; the instance answers only requests forwarded by the gateway';
+
+/** The acting identity of a request, from its x-self-* headers; 401 when they are missing or malformed. */
+export function actorFromHeaders(headers: Record<string, string | string[] | undefined>): Actor {
+  const picked: Record<string, unknown> = {};
+  for (const name of ['x-self-actor', 'x-self-did', 'x-self-app', 'x-self-scopes']) {
+    if (headers[name] !== undefined) picked[name] = headers[name];
+  }
+  if (!actorHeadersCheck.Check(picked)) {
+    const first = actorHeadersCheck.Errors(picked).First();
+    throw new InstanceApiError(401, 'unauthenticated', UNAUTHENTICATED_MESSAGE, {
+      ...(first ? { header: first.path.replace(/^\//, '').replace(/~1/g, '/') } : {}),
+    });
+  }
+  const h = picked as ActorHeaders;
+  if (h['x-self-actor'] === 'person') return { kind: 'person', did: h['x-self-did'] };
+  const scopes = h['x-self-scopes'] ?? '';
+  return {
+    kind: 'app',
+    did: h['x-self-did'],
+    appId: h['x-self-app'],
+    scopes: scopes === '' ? [] : scopes.split(' '),
+  };
+}
+
+const quoted = (etag: string): string => `"${etag}"`;
+const unquoted = (etag: string): string => (etag.startsWith('"') ? etag.slice(1, -1) : etag);
+
+/**
+ * The instance API as a Fastify instance that is not listening yet (see listenOnSocket). Closing
+ * it does not close the instance.
+ */
+export function createInstanceServer(instance: Instance, opts: InstanceServerOptions = {}): FastifyInstance {
+  const bodyLimit = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) {
+    throw new TypeError('maxValueBytes is a whole number of bytes, at least 1');
+  }
+
+  const respond = (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const classified = classifyError(err, bodyLimit);
+    const apiErr = classified ?? INTERNAL_ERROR;
+    if (classified === null) request.log.error({ err }, 'request failed');
+    else if (apiErr.status >= 500) request.log.error({ err, code: apiErr.code }, 'server fault');
+    for (const [name, value] of Object.entries(apiErr.headers)) reply.header(name, value);
+    reply.code(apiErr.status).type('application/json; charset=utf-8').send(apiErr.body());
+  };
+
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit,
+    // A key is up to 512 bytes of UTF-8: up to 1536 characters percent-encoded. Longer params fail
+    // validation (400) rather than routing (404); Node refuses request lines over 16 KiB anyway.
+    routerOptions: { maxParamLength: 16 * 1024 },
+    // Strict validation: unknown fields are errors, and no type coercion.
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },
+    },
+    frameworkErrors: (err, request, reply) => respond(err, request, reply),
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as InstanceApp;
+
+  const routes = new RouteTable();
+  app.addHook('onRoute', (route) => routes.add(route.url, route.method));
+  app.setErrorHandler((err, request, reply) => respond(err, request, reply));
+
+  // Values are raw bytes of any content type: one parser for everything, no JSON or text parsing.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.get('/health', { schema: { querystring: NoQuery } }, async () => {
+    instance.usage(); // throws 'closed' (503) once the instance is closed
+    return { status: 'ok' };
+  });
+
+  // Everything under /v1 needs an acting identity; it is read before the body.
+  const actors = new WeakMap<FastifyRequest, Actor>();
+  const actorOf = (request: FastifyRequest): Actor => {
+    const actor = actors.get(request);
+    if (actor === undefined) throw INTERNAL_ERROR; // unreachable: the onRequest hook sets it
+    return actor;
+  };
+  const personOnly = (request: FastifyRequest): void => {
+    const actor = actorOf(request);
+    if (actor.kind !== 'person' || actor.did !== instance.did) {
+      throw new InstanceApiError(
+        403,
+        'forbidden',
+        'only the person who owns this instance reads its audit log',
+        {
+          scope: 'audit:read',
+        },
+      );
+    }
+  };
+
+  app.register(async (v1: InstanceApp) => {
+    v1.addHook('onRequest', async (request) => {
+      actors.set(request, actorFromHeaders(request.headers));
+    });
+
+    // PUT /v1/data/:collection/:key: the raw body is the value, its content-type the object's.
+    v1.put(
+      '/v1/data/:collection/:key',
+      { bodyLimit, schema: { params: ObjectParams, querystring: TargetQuery, headers: PutHeaders } },
+      async (request) => {
+        const { collection, key } = request.params;
+        const body = request.body;
+        const value = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+        const contentType = request.headers['content-type'];
+        const ifMatch = request.headers['if-match'];
+        const result = instance.put(actorOf(request), collection, key, value, {
+          ...(contentType !== undefined ? { contentType } : {}),
+          ...(ifMatch !== undefined ? { ifMatch: unquoted(ifMatch) } : {}),
+          ...(request.query.target !== undefined ? { target: request.query.target } : {}),
+        });
+        return { version: result.version, etag: result.etag, size: result.size };
+      },
+    );
+
+    // GET /v1/data/:collection/:key: the raw value with its content type, etag and version.
+    v1.get(
+      '/v1/data/:collection/:key',
+      { schema: { params: ObjectParams, querystring: TargetQuery } },
+      async (request, reply) => {
+        const { collection, key } = request.params;
+        const obj = instance.get(actorOf(request), collection, key, {
+          ...(request.query.target !== undefined ? { target: request.query.target } : {}),
+        });
+        reply
+          .header('content-type', obj.contentType)
+          .header('etag', quoted(obj.etag))
+          .header('x-self-version', String(obj.version))
+          .header('last-modified', new Date(obj.updatedAt).toUTCString())
+          .header('cache-control', 'no-store');
+        return Buffer.from(obj.value.buffer, obj.value.byteOffset, obj.value.byteLength);
+      },
+    );
+
+    v1.delete(
+      '/v1/data/:collection/:key',
+      { schema: { params: ObjectParams, querystring: TargetQuery } },
+      async (request, reply) => {
+        const { collection, key } = request.params;
+        instance.delete(actorOf(request), collection, key, {
+          ...(request.query.target !== undefined ? { target: request.query.target } : {}),
+        });
+        reply.code(204);
+        return reply.send();
+      },
+    );
+
+    v1.get(
+      '/v1/data/:collection',
+      { schema: { params: CollectionParams, querystring: ListQuery } },
+      async (request) => {
+        const q = request.query;
+        const page = instance.list(actorOf(request), request.params.collection, {
+          ...(q.prefix !== undefined ? { prefix: q.prefix } : {}),
+          ...(q.limit !== undefined ? { limit: Number(q.limit) } : {}),
+          ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+          ...(q.target !== undefined ? { target: q.target } : {}),
+        });
+        return {
+          items: page.items.map((i) => ({
+            key: i.key,
+            size: i.size,
+            etag: i.etag,
+            version: i.version,
+            updated_at: i.updatedAt,
+            content_type: i.contentType,
+          })),
+          cursor: page.cursor,
+        };
+      },
+    );
+
+    v1.get('/v1/collections', { schema: { querystring: NoQuery } }, async (request) => ({
+      collections: instance.collections(actorOf(request)),
+    }));
+
+    v1.get('/v1/usage', { schema: { querystring: NoQuery } }, async () => {
+      const u = instance.usage();
+      return { bytes: u.bytes, quota_bytes: u.quotaBytes, objects: u.objects };
+    });
+
+    v1.get('/v1/audit', { schema: { querystring: AuditQuery } }, async (request) => {
+      personOnly(request);
+      const from = request.query.from === undefined ? 1 : Number(request.query.from);
+      const limit = request.query.limit === undefined ? AUDIT_RANGE_MAX : Number(request.query.limit);
+      const entries = instance.auditEntries(from, limit);
+      const last = entries.at(-1);
+      return {
+        entries: entries.map(entryToJson),
+        next: entries.length === limit && last !== undefined ? last.seq + 1 : null,
+      };
+    });
+
+    v1.get('/v1/audit/verify', { schema: { querystring: NoQuery } }, async (request) => {
+      personOnly(request);
+      const result = instance.auditVerify();
+      return result.ok ? { ...result, head: toHex(result.head) } : result;
+    });
+
+    v1.get(
+      '/v1/audit/:seq/proof',
+      { schema: { params: SeqParams, querystring: NoQuery } },
+      async (request) => {
+        personOnly(request);
+        return instance.auditProof(Number(request.params.seq));
+      },
+    );
+  });
+
+  app.after(() => {
+    app.setNotFoundHandler((request, reply) => {
+      const miss = describeUnrouted(routes, request.method, request.url);
+      if (miss.status === 405) {
+        reply.header('allow', miss.allowed.join(', '));
+        respond(
+          new InstanceApiError(405, miss.code, miss.message, { allowed: miss.allowed }),
+          request,
+          reply,
+        );
+      } else respond(new InstanceApiError(404, miss.code, miss.message), request, reply);
+    });
+  });
+
+  return app as unknown as FastifyInstance;
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}
+
+/** Whether a process accepts connections on the socket at `path`. */
+function socketInUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ path });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Listens on the Unix socket `socketPath` (normally `<instance dir>/instance.sock`) and makes it
+ * mode 0600. A stale socket file left by a process that died is removed first; a socket another
+ * process still serves, or a path that is not a socket, is refused (never removed).
+ */
+export async function listenOnSocket(server: FastifyInstance, socketPath: string): Promise<string> {
+  let stat;
+  try {
+    stat = lstatSync(socketPath);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  if (stat !== undefined) {
+    if (!stat.isSocket()) {
+      throw new Error(
+        `${socketPath} exists and is not a socket; move it away, the instance socket goes there`,
+      );
+    }
+    if (await socketInUse(socketPath)) {
+      throw new Error(`another process is serving ${socketPath}; stop it first`);
+    }
+    unlinkSync(socketPath);
+  }
+  // The instance directory is 0700, so the socket is private from its creation; 0600 keeps it so.
+  await server.listen({ path: socketPath });
+  chmodSync(socketPath, 0o600);
+  return socketPath;
+}
