@@ -13,6 +13,7 @@ import {
   entryToJson,
   validateEntry,
 } from '../src/audit/index.js';
+import { thrown } from './fixtures/thrown.js';
 
 const DID = 'did:self:self1an7vlu828np0u2pwmvzc78xl0sgfsl90ydahh5';
 
@@ -31,16 +32,7 @@ function sample(over: Partial<AuditEntry> = {}): AuditEntry {
   };
 }
 
-/** Runs fn and returns the AuditError it throws. */
-function auditError(fn: () => unknown): AuditError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuditError) return err;
-    throw err;
-  }
-  throw new Error('expected an AuditError');
-}
+const auditError = (fn: () => unknown): AuditError => thrown(AuditError, fn);
 
 describe('audit entry encoding', () => {
   it('round-trips and re-encodes to the same bytes', () => {

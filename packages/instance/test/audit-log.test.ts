@@ -16,6 +16,7 @@ import {
   merkleRoot,
   verifyAuditProof,
 } from '../src/audit/index.js';
+import { thrown } from './fixtures/thrown.js';
 
 type Db = InstanceType<typeof Database>;
 
@@ -68,15 +69,7 @@ function fill(log: AuditLog, n: number, from = 1): Uint8Array[] {
   return hashes;
 }
 
-function auditError(fn: () => unknown): AuditError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuditError) return err;
-    throw err;
-  }
-  throw new Error('expected an AuditError');
-}
+const auditError = (fn: () => unknown): AuditError => thrown(AuditError, fn);
 
 function rawEntry(db: Db, seq: number): Uint8Array {
   const row = db.prepare('SELECT entry FROM audit_entries WHERE seq = ?').get(seq) as { entry: Buffer };

@@ -9,6 +9,7 @@ import {
   merkleRoot,
   verifyInclusion,
 } from '../src/audit/index.js';
+import { thrown } from './fixtures/thrown.js';
 
 // ---- reference: RFC 6962 §2.1 written out recursively, with its own hashing ----------------------
 
@@ -55,15 +56,7 @@ function flipped(b: Uint8Array, at = 0): Uint8Array {
   return c;
 }
 
-function auditError(fn: () => unknown): AuditError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuditError) return err;
-    throw err;
-  }
-  throw new Error('expected an AuditError');
-}
+const auditError = (fn: () => unknown): AuditError => thrown(AuditError, fn);
 
 describe('audit Merkle tree', () => {
   it('uses the pinned domain', () => expect(AUDIT_MERKLE_DOMAIN).toBe('self-audit-merkle-v1'));

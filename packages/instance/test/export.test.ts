@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encryptionKeysFromSeed, newRecoveryPhrase, recoveryPhraseToSeed, sha256, toHex } from '@self/crypto';
+import { sha256, toHex } from '@self/crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entryHash, entryToJson, type AuditEntry } from '../src/audit/index.js';
 import {
@@ -13,14 +13,12 @@ import {
 } from '../src/export.js';
 import { Instance, type Actor } from '../src/instance.js';
 import { INLINE_MAX } from '../src/store/blob-files.js';
-import { generateHostKey } from '../src/vault.js';
+import { T0, TEST_DID, createTestInstance, testKeys } from './fixtures/instance-helpers.js';
 import { assertSameBytes, pattern } from './fixtures/store-helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'self-export-'));
-const person = encryptionKeysFromSeed(recoveryPhraseToSeed(newRecoveryPhrase()));
-const hostKey = generateHostKey();
-const DID = 'did:self:self1an7vlu828np0u2pwmvzc78xl0sgfsl90ydahh5';
-const T0 = 1767225600000;
+const keys = testKeys();
+const DID = TEST_DID;
 const me: Actor = { kind: 'person', did: DID };
 const appA: Actor = { kind: 'app', did: DID, appId: 'app-a', scopes: ['storage:read', 'storage:write'] };
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -39,16 +37,7 @@ const expected: Expected[] = [];
 const MANY = 1005;
 
 beforeAll(() => {
-  inst = Instance.create({
-    dir: join(root, 'inst'),
-    instanceId: 'inst-export',
-    did: DID,
-    tier: 'free',
-    mode: 'always-on',
-    personPublicKey: person.publicKey,
-    hostKey,
-    now: () => T0,
-  });
+  inst = createTestInstance(keys, { dir: join(root, 'inst'), instanceId: 'inst-export', now: () => T0 });
   const add = (actor: Actor, collection: string, key: string, value: Uint8Array, contentType: string) => {
     inst.put(actor, collection, key, value, { contentType });
     expected.push({

@@ -27,6 +27,7 @@ import {
 import { InstanceError } from '../src/store/errors.js';
 import { INLINE_MAX } from '../src/store/blob-files.js';
 import { VaultError, generateHostKey } from '../src/vault.js';
+import { T0, TEST_DID, createTestInstance, testKeys } from './fixtures/instance-helpers.js';
 import { assertSameBytes, pattern } from './fixtures/store-helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'self-instance-'));
@@ -38,11 +39,9 @@ afterEach(() => {
 });
 
 // The person's encryption keys come from their recovery phrase, on their device.
-const person = encryptionKeysFromSeed(recoveryPhraseToSeed(newRecoveryPhrase()));
-const hostKey = generateHostKey();
-const DID = 'did:self:self1an7vlu828np0u2pwmvzc78xl0sgfsl90ydahh5';
+const { person, hostKey } = testKeys();
+const DID = TEST_DID;
 const OTHER_DID = 'did:self:self1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq';
-const T0 = 1767225600000;
 
 const me: Actor = { kind: 'person', did: DID };
 /** An app granted its own namespace (`storage:read`, `storage:write`) plus `scopes`. */
@@ -60,17 +59,10 @@ const newDir = (): string => join(root, `inst-${++dirs}`);
 
 function create(opts: Partial<CreateInstanceOptions> = {}): { inst: Instance; dir: string } {
   const dir = opts.dir ?? newDir();
-  const inst = Instance.create({
-    dir,
-    instanceId: `i-${dirs}`,
-    did: DID,
-    tier: 'free',
-    mode: 'always-on',
-    personPublicKey: person.publicKey,
-    hostKey,
-    now: () => T0,
-    ...opts,
-  });
+  const inst = createTestInstance(
+    { person, hostKey },
+    { dir, instanceId: `i-${dirs}`, now: () => T0, ...opts },
+  );
   opened.push(inst);
   return { inst, dir };
 }

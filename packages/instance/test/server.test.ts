@@ -3,23 +3,21 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encryptionKeysFromSeed, newRecoveryPhrase, recoveryPhraseToSeed } from '@self/crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditProof, type AuditEntryJson } from '../src/audit/index.js';
-import { Instance, type CreateInstanceOptions } from '../src/instance.js';
+import type { CreateInstanceOptions, Instance } from '../src/instance.js';
 import {
   INSTANCE_SOCKET_FILE,
   actorFromHeaders,
   createInstanceServer,
   listenOnSocket,
 } from '../src/server/index.js';
-import { generateHostKey } from '../src/vault.js';
+import { TEST_DID, createTestInstance, testKeys } from './fixtures/instance-helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'self-instance-server-'));
-const person = encryptionKeysFromSeed(recoveryPhraseToSeed(newRecoveryPhrase()));
-const hostKey = generateHostKey();
-const DID = 'did:self:self1an7vlu828np0u2pwmvzc78xl0sgfsl90ydahh5';
+const keys = testKeys();
+const DID = TEST_DID;
 const OTHER_DID = 'did:self:self1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq';
 
 const PERSON = { 'x-self-actor': 'person', 'x-self-did': DID };
@@ -81,16 +79,7 @@ async function serve(
   serverOpts: { maxValueBytes?: number } = {},
 ): Promise<Served> {
   const dir = join(root, `inst-${++dirs}`);
-  const inst = Instance.create({
-    dir,
-    instanceId: `i-${dirs}`,
-    did: DID,
-    tier: 'free',
-    mode: 'always-on',
-    personPublicKey: person.publicKey,
-    hostKey,
-    ...opts,
-  });
+  const inst = createTestInstance(keys, { dir, instanceId: `i-${dirs}`, ...opts });
   const server = createInstanceServer(inst, serverOpts);
   const socket = join(dir, INSTANCE_SOCKET_FILE);
   await listenOnSocket(server, socket);

@@ -18,19 +18,12 @@ import {
   wrapDataKey,
   writeKeyFile,
 } from '../src/vault.js';
+import { thrown } from './fixtures/thrown.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'self-vault-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof VaultError) return err.code;
-    throw err;
-  }
-  return 'no error';
-};
+const codeOf = (fn: () => unknown): string => thrown(VaultError, fn).code;
 
 describe('the data key vault', () => {
   // The person's encryption keys come from their recovery phrase, on their device.

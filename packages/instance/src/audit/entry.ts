@@ -172,17 +172,7 @@ export function entryHash(entry: AuditEntry): Uint8Array {
 }
 
 /** An entry as JSON: the same fields, `prev` as lowercase hex. */
-export interface AuditEntryJson {
-  seq: number;
-  time: number;
-  actor: string;
-  app: string | null;
-  scope: string;
-  action: string;
-  object: string;
-  outcome: AuditOutcome;
-  prev: string;
-}
+export type AuditEntryJson = Omit<AuditEntry, 'prev'> & { prev: string };
 
 export function entryToJson(entry: AuditEntry): AuditEntryJson {
   return {
