@@ -93,3 +93,4 @@ export {
   openWithSecretKey,
 } from './sealed-box.js';
 export * from './identity.js';
+export * from './sign-in.js';
