@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { toHex } from '@self/crypto';
+import { toHex, type SigningKey } from '@self/crypto';
 import {
   AUDIT_GENESIS_PREV,
   AuditError,
@@ -25,8 +25,11 @@ import {
   type AuditAppend,
   type AuditEntry,
   type AuditProof,
+  type AuditSegment,
   type AuditVerifyResult,
 } from './audit/index.js';
+import { ensureInstanceKey, loadInstanceKey, type InstanceKeyInfo } from './instance-key.js';
+import { InstanceMeta } from './instance-meta.js';
 import { InstanceError } from './store/errors.js';
 import {
   APP_ID_RE,
@@ -193,6 +196,10 @@ export interface InstanceInfo {
   usage: Usage;
   /** The last audit entry's seq and hash (hex), or null while the log is empty. */
   auditHead: { seq: number; hash: string } | null;
+  /** The instance key's encoded public key (hex); see instance-key.ts. */
+  instance_public_key: string;
+  /** The instance key's `self1…` address: the account that pays for its anchors. */
+  instance_address: string;
 }
 
 /**
@@ -428,6 +435,10 @@ export class Instance {
     deferred(fn: () => unknown): unknown;
   };
   private readonly namespacesStmt;
+  private readonly segmentedStmt;
+  private readonly meta: InstanceMeta;
+  private readonly key: InstanceKeyInfo;
+  private signingKey: SigningKey | null = null;
 
   private constructor(
     private readonly store: InstanceStore,
@@ -438,6 +449,9 @@ export class Instance {
     const db = store.database;
     this.tx = db.transaction((fn: () => unknown) => fn());
     this.namespacesStmt = db.prepare<[], string>('SELECT DISTINCT ns FROM objects ORDER BY ns').pluck();
+    this.segmentedStmt = db.prepare<[], number | null>('SELECT max(last_seq) FROM audit_segments').pluck();
+    this.meta = new InstanceMeta(db);
+    this.key = ensureInstanceKey(this.meta);
   }
 
   /**
@@ -674,7 +688,46 @@ export class Instance {
       mode: this.mode,
       usage: this.store.usage(),
       auditHead: head === null ? null : { seq: head.seq, hash: toHex(head.hash) },
+      instance_public_key: toHex(this.key.publicKey),
+      instance_address: this.key.address,
     };
+  }
+
+  // ---- instance key and the instance process's records -------------------------------------------
+
+  /**
+   * The instance key (instance-key.ts): signs `anchor` and `node.announce` transactions as the
+   * DID's delegate. Derived from the encrypted database on first use.
+   */
+  instanceKey(): SigningKey {
+    this.checkOpen();
+    this.signingKey ??= loadInstanceKey(this.meta);
+    return this.signingKey;
+  }
+
+  /** The instance key's encoded public key and address, without deriving the signing key. */
+  instanceKeyInfo(): InstanceKeyInfo {
+    this.checkOpen();
+    return { publicKey: new Uint8Array(this.key.publicKey), address: this.key.address };
+  }
+
+  /**
+   * A small record the instance process keeps between runs (its chain outbox, what it announced),
+   * parsed from JSON; null when there is none. Names are `[a-z][a-z0-9._-]*`; the instance key is
+   * not reachable through here.
+   */
+  runtimeRecord(name: string): unknown {
+    this.checkOpen();
+    const v = this.meta.get(runtimeKey(name));
+    return typeof v === 'string' ? (JSON.parse(v) as unknown) : null;
+  }
+
+  /** Stores (as JSON) or, with null, removes a runtime record; see runtimeRecord. */
+  setRuntimeRecord(name: string, value: unknown): void {
+    this.checkOpen();
+    const key = runtimeKey(name);
+    if (value === null) this.meta.delete(key);
+    else this.meta.set(key, JSON.stringify(value));
   }
 
   // ---- audit log --------------------------------------------------------------------------------
@@ -700,6 +753,19 @@ export class Instance {
     this.checkOpen();
     const segment = this.audit.closeSegment();
     return segment === null ? null : auditAnchorBody(this.did, segment);
+  }
+
+  /** Closed segments not yet marked anchored, in id order: what the anchorer still has to commit. */
+  unanchoredAuditSegments(): AuditSegment[] {
+    this.checkOpen();
+    return this.audit.unanchoredSegments();
+  }
+
+  /** Entries appended since the last closed segment: what the next closeAuditSegment would commit. */
+  unsegmentedAuditEntries(): number {
+    this.checkOpen();
+    const head = this.audit.head();
+    return head === null ? 0 : head.seq - (this.segmentedStmt.get() ?? 0);
   }
 
   /** Records the committed `anchor` transaction of segment `segmentId` (see AuditLog.markAnchored). */
@@ -752,10 +818,25 @@ export class Instance {
     return result;
   }
 
+  /**
+   * Runs `fn` in one transaction: the accesses it makes become savepoints inside it (each still
+   * commits or rolls back with its own audit entry) and share one commit. Large values made
+   * unreferenced inside are released after that commit. The HTTP server's group commit uses this.
+   */
+  batch<T>(fn: () => T): T {
+    this.checkOpen();
+    try {
+      return this.tx.immediate(fn) as T;
+    } finally {
+      this.store.releaseOrphanedBlobs();
+    }
+  }
+
   /** Closes the store (wiping its copy of the data key); later calls throw InstanceError 'closed'. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.signingKey = null;
     this.store.close();
   }
 
@@ -849,6 +930,15 @@ export class Instance {
       // the original error is rethrown by the caller
     }
   }
+}
+
+const RUNTIME_NAME_RE = /^[a-z][a-z0-9._-]{0,63}$/;
+
+function runtimeKey(name: string): string {
+  if (typeof name !== 'string' || !RUNTIME_NAME_RE.test(name)) {
+    throw invalid('a runtime record name is 1 to 64 characters of a-z, 0-9, ".", "_" and "-"');
+  }
+  return `runtime.${name}`;
 }
 
 function isValid(check: () => unknown): boolean {

@@ -125,6 +125,8 @@ describe('Instance: creation and the person', () => {
       mode: 'always-on',
       usage: { bytes: 0, quotaBytes: 10e9, objects: 0 },
       auditHead: null,
+      instance_public_key: expect.stringMatching(/^02[0-9a-f]{3968}$/),
+      instance_address: expect.stringMatching(/^self1[02-9ac-hj-np-z]{38}$/),
     });
 
     const put = inst.put(me, 'notes', 'a', text('hello'), { contentType: 'text/plain' });
