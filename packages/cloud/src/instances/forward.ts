@@ -1,0 +1,46 @@
+import type { Pool } from 'undici';
+import type { InstanceRequest, InstanceResponse } from './types.js';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and those the client computes itself: never forwarded. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'host',
+  'content-length',
+]);
+
+/** Methods that may be sent again when the first try died with the process. */
+export const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** One request over the instance's socket; the whole response body is read. */
+export async function sendToInstance(pool: Pool, req: InstanceRequest): Promise<InstanceResponse> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    const lower = name.toLowerCase();
+    if (!HOP_BY_HOP.has(lower)) headers[lower] = value;
+  }
+  const res = await pool.request({
+    method: req.method as 'GET',
+    path: req.path,
+    headers,
+    ...(req.body === undefined ? {} : { body: req.body }),
+  });
+  const body = new Uint8Array(await res.body.arrayBuffer());
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return { status: res.statusCode, headers: out, body };
+}
+
+/** The request never reached a listening process (no socket, or nobody accepting on it). */
+export function neverDelivered(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ECONNREFUSED' || code === 'ENOENT';
+}
