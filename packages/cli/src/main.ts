@@ -1,6 +1,12 @@
 import { Command, CommanderError } from 'commander';
+import { registerAudit } from './commands/audit.js';
+import { registerData } from './commands/data.js';
+import { registerExport } from './commands/export.js';
+import { registerInstances } from './commands/instances.js';
 import { registerKeys } from './commands/keys.js';
+import { registerLogin } from './commands/login.js';
 import { registerNode } from './commands/node.js';
+import { registerSignup } from './commands/signup.js';
 import { registerStatus } from './commands/status.js';
 import { registerTestnet } from './commands/testnet.js';
 import { registerTx } from './commands/tx.js';
@@ -24,6 +30,12 @@ registerNode(program);
 registerTestnet(program);
 registerTx(program);
 registerStatus(program);
+registerSignup(program);
+registerLogin(program);
+registerData(program);
+registerAudit(program);
+registerExport(program);
+registerInstances(program);
 
 try {
   await program.parseAsync(process.argv);

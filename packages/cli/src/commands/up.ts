@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { toHex } from '@self/crypto';
 import { ChainError, StoreError } from '@self/chain';
 import type { NodeEvent, NodeHome, SelfNode } from '@self/node';
+import { type CloudStack, cloudPaths, startCloudStack } from '../cloud-stack.js';
 import { CliError } from '../errors.js';
 import { createLogger } from '../logger.js';
 
@@ -11,17 +12,20 @@ interface UpOptions {
   data: string;
   port: string;
   validators: string;
+  /** commander's negation of --no-rate-limit */
+  rateLimit: boolean;
 }
 
 export function registerUp(program: Command): void {
   program
     .command('up')
     .description(
-      'start a whole SELF cloud on this machine (for now: a 4-validator SELF Chain on libp2p with its API)',
+      'start a whole SELF cloud on this machine: a 4-validator SELF Chain on libp2p, the gateway (sign-up, sign-in, chain API) and the instance manager, all on one HTTP port',
     )
     .option('--data <dir>', 'data directory (node homes: genesis, keys, chain databases)', './.self')
-    .option('--port <n>', 'HTTP port of the API', '8080')
+    .option('--port <n>', 'HTTP port of the cloud (gateway and chain API); 0 picks a free one', '8080')
     .option('--validators <n>', 'validators in the local chain (used when the data directory is new)', '4')
+    .option('--no-rate-limit', "turn the gateway's per-person and per-IP rate limits off (benchmarks only)")
     .action(async (opts: UpOptions) => {
       const json = program.opts<{ json?: boolean }>().json === true;
       const port = Number(opts.port);
@@ -57,17 +61,24 @@ export function registerUp(program: Command): void {
           );
       };
       const nodes: SelfNode[] = [];
+      let cloud: CloudStack | null = null;
       const stopAll = async (): Promise<void> => {
+        await cloud?.close();
         for (const n of nodes.reverse()) await n.stop();
       };
       try {
         for (const [i, home] of homes.entries()) {
-          // In one process the nodes find each other by dialling; ports are the OS's choice, except
-          // the first node's API, which is the cloud's HTTP port.
+          // In one process the nodes find each other by dialling; ports are the OS's choice. The
+          // first node's API sits behind the gateway, which applies its own per-client limits.
           const config = {
             ...home.config,
             p2p: { ...home.config.p2p, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [] },
-            api: { ...home.config.api, host: '127.0.0.1', port: i === 0 ? port : 0 },
+            api: {
+              ...home.config.api,
+              host: '127.0.0.1',
+              port: 0,
+              rate_limit: { ...home.config.api.rate_limit, allow: ['127.0.0.1', '::ffff:127.0.0.1', '::1'] },
+            },
             verify_threads: 1,
           };
           const node = await SelfNode.start({
@@ -86,6 +97,15 @@ export function registerUp(program: Command): void {
           for (const other of nodes.slice(0, -1))
             for (const addr of other.info().listenAddrs) await node.dial(addr).catch(() => undefined);
         }
+        cloud = await startCloudStack({
+          dataDir,
+          host: '127.0.0.1',
+          port,
+          chainApiUrl: nodes[0]!.apiUrl()!,
+          genesis: homes[0]!.genesis,
+          logger: log,
+          rateLimit: opts.rateLimit,
+        });
       } catch (err) {
         await stopAll();
         if (err instanceof StoreError || err instanceof ChainError || err instanceof ConfigError)
@@ -97,9 +117,15 @@ export function registerUp(program: Command): void {
         throw err;
       }
       const first = nodes[0]!;
-      log.info({ api: first.apiUrl(), height: first.chain.latestHeight() }, 'SELF is up');
-      if (json) console.log(JSON.stringify({ event: 'ready', api_url: first.apiUrl() }));
-      else console.error(`SELF Chain API: ${first.apiUrl()}/v1/status  (Ctrl-C stops)`);
+      const url = cloud!.url;
+      const operatorTokenFile = cloudPaths(dataDir).operatorToken;
+      log.info({ url, height: first.chain.latestHeight() }, 'SELF is up');
+      if (json)
+        console.log(JSON.stringify({ event: 'ready', api_url: url, operator_token_file: operatorTokenFile }));
+      else
+        console.error(
+          `SELF is up at ${url}  (chain: ${url}/v1/status; sign up: self signup --server ${url}; Ctrl-C stops)`,
+        );
 
       await new Promise<void>((done) => {
         const stop = (signal: string): void => {
