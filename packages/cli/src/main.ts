@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAudit } from './commands/audit.js';
 import { registerData } from './commands/data.js';
 import { registerExport } from './commands/export.js';
+import { registerIdentity } from './commands/identity.js';
 import { registerInstances } from './commands/instances.js';
 import { registerKeys } from './commands/keys.js';
 import { registerLogin } from './commands/login.js';
@@ -35,6 +36,7 @@ registerLogin(program);
 registerData(program);
 registerAudit(program);
 registerExport(program);
+registerIdentity(program);
 registerInstances(program);
 
 try {

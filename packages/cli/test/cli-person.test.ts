@@ -330,4 +330,54 @@ describe('a person on the command line', () => {
     expect(noToken.status).toBe(2);
     expect(noToken.err).toContain('no operator token');
   });
+
+  it('shows the DID, revokes and re-delegates the instance key; deactivation needs --yes', () => {
+    type Shown = {
+      did: string;
+      version: number;
+      deactivated: boolean;
+      delegates: Array<{ id: string; purposes: string[]; public_key_multibase: string }>;
+      services: Array<{ id: string; type: string; endpoint: string }>;
+    };
+    const key = multibaseBase58btc(Buffer.from(signup.instance.public_key, 'hex'));
+    const service = { id: 'instance-endpoint', type: 'SelfInstance', endpoint: signup.instance.endpoint };
+    const shown = json<Shown>(self(alice, ['--json', 'identity', 'show']));
+    expect(shown).toMatchObject({ did: signup.did, deactivated: false, services: [service] });
+    expect(shown.delegates).toEqual([
+      { id: 'instance', purposes: ['anchor', 'node.announce'], public_key_multibase: key },
+    ]);
+    expect(ok(self(alice, ['identity', 'show'])).out).toContain('instance  anchor, node.announce');
+
+    const revoked = self(alice, ['--json', 'identity', 'revoke-instance']);
+    expect(json<{ height: number }>(revoked).height).toBeGreaterThan(0);
+    expect(revoked.err).toContain('revoking your instance’s key on SELF Chain…');
+    const after = json<Shown>(self(alice, ['--json', 'identity', 'show']));
+    expect(after).toMatchObject({ version: shown.version + 1, delegates: [], services: [service] });
+    const none = self(alice, ['identity', 'revoke-instance']);
+    expect(none.status).toBe(1);
+    expect(none.err).toContain('has no delegate "instance"');
+
+    expect(ok(self(alice, ['identity', 'delegate-instance'])).out).toMatch(/^tx {6}\S+\nheight {2}\d+/);
+    const back = json<Shown>(self(alice, ['--json', 'identity', 'show']));
+    expect(back).toMatchObject({ version: shown.version + 2, services: [service] });
+    expect(back.delegates).toEqual(shown.delegates);
+    expect(self(alice, ['identity', 'delegate-instance']).err).toContain('already delegated');
+
+    const unconfirmed = self(alice, ['identity', 'deactivate']);
+    expect(unconfirmed.status).toBe(2);
+    expect(unconfirmed.err).toContain('permanent');
+
+    // A second person deactivates for real: sessions end, the DID resolves as deactivated.
+    const bob = join(root, 'bob');
+    ok(self(bob, ['signup']));
+    const gone = json<{ tx_hash: string; height: number }>(
+      self(bob, ['--json', 'identity', 'deactivate', '--yes']),
+    );
+    expect(gone.height).toBeGreaterThan(0);
+    expect(() => statSync(join(bob, 'session.json'))).toThrow();
+    expect(json<Shown>(self(bob, ['--json', 'identity', 'show'])).deactivated).toBe(true);
+    const refused = self(bob, ['data', 'ls']);
+    expect(refused.status).toBe(1);
+    expect(refused.err).toContain('is deactivated on SELF Chain');
+  }, 180_000);
 });

@@ -376,12 +376,12 @@ async function instanceFromMe(
   };
 }
 
-async function chainIdOf(server: string): Promise<string> {
+export async function chainIdOf(server: string): Promise<string> {
   const status = await fromChain(new NodeClient(server).status(), server);
   return status.chain_id;
 }
 
-async function fromChain<T>(p: Promise<T>, server: string): Promise<T> {
+export async function fromChain<T>(p: Promise<T>, server: string): Promise<T> {
   try {
     return await p;
   } catch (err) {
@@ -401,7 +401,7 @@ function chainError(err: unknown, server: string): unknown {
   );
 }
 
-const b64url = (bytes: Uint8Array): string =>
+export const b64url = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 
 function pick<T extends string>(value: string, allowed: readonly T[], flag: string): T {

@@ -120,9 +120,20 @@ export class PersonContext {
     if (this.account === null) this.account = (await unlockIdentity(this.home, this.identity)).account;
     step(`signing in to ${this.server} as ${this.did}…`);
     this.client.token = null;
-    const grant = await fromCloud(signIn(this.client, this.did, this.account), {
-      not_found: `${this.server} has no account for ${this.did}: \`self signup\` makes one, or --server names the cloud it lives on`,
-    });
+    const grant = await fromCloud(
+      signIn(this.client, this.did, this.account).catch((err: unknown) => {
+        if (err instanceof CloudApiError && err.details.reason === 'did_deactivated') {
+          throw new CliError(
+            `${this.did} is deactivated on SELF Chain: it can no longer sign in, and its account at ` +
+              `${this.server} is closed.\n  hint: SELF_HOME=<another dir> \`self signup\` makes a new identity`,
+          );
+        }
+        throw err;
+      }),
+      {
+        not_found: `${this.server} has no account for ${this.did}: \`self signup\` makes one, or --server names the cloud it lives on`,
+      },
+    );
     writeSession(this.home, {
       server: this.server,
       did: this.did,
