@@ -16,13 +16,21 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3-multiple-ciphers';
-import { identityFromSeed, sha512, utf8, type DeviceIdentity } from '@self/crypto';
+import {
+  didFromAddress,
+  encodeAddress,
+  identityFromSeed,
+  sha256,
+  sha512,
+  utf8,
+  type DeviceIdentity,
+} from '@self/crypto';
 import { encodeSignedTransaction, signTransaction, type Transaction } from '@self/chain';
 import { openInstanceDatabase } from '@self/instance';
 import { LocalProvisioner } from '@self/cloud';
@@ -197,9 +205,11 @@ console.log(
   `PUT via gateway: ${round(puts.rps)} req/s, p50 ${puts.p50_ms} ms, p99 ${puts.p99_ms} ms, non-2xx ${puts.non2xx}`,
 );
 
-// ---- 1c. Cold starts: the operator stops the instance; the next request starts it
+// ---- 1c. Cold starts: the operator stops the instance; the next request starts it. Runs are a
+// second apart, so each finds the provisioner as a stopped instance would: its warm spare ready.
 const coldMs: number[] = [];
 for (let i = 0; i < coldRuns; i++) {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   const stop = await fetch(`${url}/v1/admin/instances/${me.did}/stop`, {
     method: 'POST',
     headers: { authorization: `Bearer ${operatorToken}` },
@@ -225,6 +235,28 @@ let active = 0;
 let activeRssMb = 0;
 let provisionPerSecond = 0;
 let memAvailableMb = 0;
+let activeMemDeltaMb = 0;
+
+function memAvailableKb(): number {
+  const m = readFileSync('/proc/meminfo', 'utf8').match(/MemAvailable:\s+(\d+) kB/);
+  return m ? Number(m[1]) : 0;
+}
+
+/** VmRSS of `pid` and all its descendants, in KiB (0 for processes gone meanwhile). */
+function treeRssKb(pid: number): number {
+  let total = 0;
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+    total += m ? Number(m[1]) : 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      for (const child of children ? children.split(' ') : []) total += treeRssKb(Number(child));
+    }
+  } catch {
+    // exited between the listing and here
+  }
+  return total;
+}
 if (!args['skip-density']) {
   const root = join(dataDir, 'density');
   const provisioner = new LocalProvisioner({
@@ -235,10 +267,12 @@ if (!args['skip-density']) {
     idleMs: 60 * 60_000,
   });
   const personKey = people[0]!.encryptionPublicKey;
+  const densityDid = (i: number): string =>
+    didFromAddress(encodeAddress(sha256(utf8(`density-${i}`)).subarray(0, 20)));
   const t0 = performance.now();
   for (let i = 0; i < provisionedTarget; i++) {
     await provisioner.provision({
-      did: `did:self:density${i}`,
+      did: densityDid(i),
       tier: 'free',
       mode: 'always-on',
       personEncryptionKey: personKey,
@@ -248,9 +282,10 @@ if (!args['skip-density']) {
   }
   provisionPerSecond = provisioned / ((performance.now() - t0) / 1000);
   console.log(`provisioned ${provisioned} instances (${round(provisionPerSecond)}/s)`);
+  const availableBefore = memAvailableKb();
   const headers = { 'x-self-actor': 'person', 'x-self-did': '' };
   for (let i = 0; i < Math.min(activeTarget, provisioned); i++) {
-    const did = `did:self:density${i}`;
+    const did = densityDid(i);
     const res = await provisioner.forward(did, {
       method: 'GET',
       path: '/v1/usage',
@@ -261,17 +296,12 @@ if (!args['skip-density']) {
   }
   const running = (await provisioner.list()).filter((s) => s.state === 'running');
   active = running.length;
-  for (const s of running) {
-    try {
-      const line = readFileSync(`/proc/${s.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-      activeRssMb += line ? Number(line[1]) / 1024 : 0;
-    } catch {
-      // the sandbox's pid may have exited between list() and here
-    }
-  }
+  // A sandboxed instance's pid is bubblewrap's: its memory is that process and its descendants.
+  for (const s of running) if (s.pid !== null) activeRssMb += treeRssKb(s.pid) / 1024;
   memAvailableMb = freemem() / 2 ** 20;
+  activeMemDeltaMb = (availableBefore - memAvailableKb()) / 1024;
   console.log(
-    `active ${active} instance processes: ${round(activeRssMb)} MiB RSS in all (${round(activeRssMb / Math.max(1, active))} MiB each); ${round(memAvailableMb)} of ${round(totalmem() / 2 ** 20)} MiB free`,
+    `active ${active} instance processes: ${round(activeRssMb)} MiB RSS in all (${round(activeRssMb / Math.max(1, active))} MiB each, shared pages counted in each); available memory fell by ${round(activeMemDeltaMb)} MiB; ${round(memAvailableMb)} of ${round(totalmem() / 2 ** 20)} MiB free`,
   );
   await provisioner.close();
 }
@@ -326,6 +356,7 @@ console.log(
     instances_provisioned: provisioned,
     instances_active: active,
     active_rss_mb_each: round(activeRssMb / Math.max(1, active)),
+    active_mem_delta_mb: round(activeMemDeltaMb),
     provision_per_s: round(provisionPerSecond),
     mem_available_mb: round(memAvailableMb),
   }),
