@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceIdentity } from '@self/crypto';
 import { startTestChain, type TestChain } from './support/chain.js';
 import { call, startTestCloud, type TestCloud } from './support/cloud.js';
-import { didCreate, person } from './support/people.js';
+import { didCreate, people } from './support/people.js';
 
 interface RawResponse {
   status: number;
@@ -100,13 +100,7 @@ describe('forwarding to instances', () => {
   const tokens = new Map<string, string>();
 
   beforeAll(async () => {
-    [alice, bob, carol, dave, erin] = ['alice', 'bob', 'carol', 'dave', 'erin'].map(person) as [
-      DeviceIdentity,
-      DeviceIdentity,
-      DeviceIdentity,
-      DeviceIdentity,
-      DeviceIdentity,
-    ];
+    [alice, bob, carol, dave, erin] = people('alice', 'bob', 'carol', 'dave', 'erin');
     chain = await startTestChain('self-cloud-forward');
     gw = await startTestCloud(chain);
     for (const p of [alice, bob]) {

@@ -8,7 +8,7 @@ import { decodeSignedTransaction, encodeSignedTransaction } from '@self/chain';
 import { createCloud } from '../src/gateway.js';
 import { startTestChain, type TestChain } from './support/chain.js';
 import { call, startTestCloud, testProvisioner, PUBLIC_URL, type TestCloud } from './support/cloud.js';
-import { b64url, didCreate, documentOf, person, signedTx } from './support/people.js';
+import { b64url, didCreate, documentOf, people, signedTx } from './support/people.js';
 
 /**
  * Sign-up against a real single-validator chain: the DID ends up on chain, the instance answers,
@@ -26,13 +26,7 @@ describe('sign-up', () => {
   let aliceToken: string;
 
   beforeAll(async () => {
-    [alice, bob, carol, dave, erin] = ['alice', 'bob', 'carol', 'dave', 'erin'].map(person) as [
-      DeviceIdentity,
-      DeviceIdentity,
-      DeviceIdentity,
-      DeviceIdentity,
-      DeviceIdentity,
-    ];
+    [alice, bob, carol, dave, erin] = people('alice', 'bob', 'carol', 'dave', 'erin');
     chain = await startTestChain('self-cloud-signup');
     gw = await startTestCloud(chain);
   }, 60_000);

@@ -231,30 +231,39 @@ describe('anchoring the audit log on a real chain', () => {
     expect(proc.logs.join('\n')).toMatch(/audit segment anchored/);
   });
 
+  /**
+   * Closes a segment, signs its anchor with the instance key and the next nonce, and saves it in
+   * the outbox: what the anchorer does before it submits.
+   */
+  async function savedAnchor(inst: Instance) {
+    const body = inst.closeAuditSegment()!;
+    const account = await client.account(instanceKey.address);
+    const tx: Transaction<'anchor'> = {
+      v: 1,
+      chain_id: genesis.chain_id,
+      kind: 'anchor',
+      nonce: account.nonce + 1,
+      point_price: 1,
+      body,
+    };
+    const stx = signTransaction(tx, inst.instanceKey());
+    const hash = toHex(txHash(stx));
+    writeOutbox(inst, {
+      kind: 'anchor',
+      segment: body.seq,
+      hash,
+      nonce: tx.nonce,
+      tx: toHex(encodeSignedTransaction(stx)),
+    });
+    return { body, tx, stx, hash };
+  }
+
   it('after a crash between submitting and recording, the next run records the committed anchor and submits no other', async () => {
     const inst = Instance.open({ dir, hostKey });
     try {
       write(inst, 2, 'crash-a');
-      const body = inst.closeAuditSegment()!;
-      const account = await client.account(instanceKey.address);
-      const tx: Transaction<'anchor'> = {
-        v: 1,
-        chain_id: genesis.chain_id,
-        kind: 'anchor',
-        nonce: account.nonce + 1,
-        point_price: 1,
-        body,
-      };
-      const stx = signTransaction(tx, inst.instanceKey());
-      const hash = toHex(txHash(stx));
       // What the anchorer does before it submits; then it "crashes" after the submission.
-      writeOutbox(inst, {
-        kind: 'anchor',
-        segment: body.seq,
-        hash,
-        nonce: tx.nonce,
-        tx: toHex(encodeSignedTransaction(stx)),
-      });
+      const { body, tx, stx, hash } = await savedAnchor(inst);
       await client.submitTransaction(encodeSignedTransaction(stx));
       await client.waitForTransaction(hash, { timeoutMs: 20_000, intervalMs: 50 });
 
@@ -282,24 +291,7 @@ describe('anchoring the audit log on a real chain', () => {
     const inst = Instance.open({ dir, hostKey });
     try {
       write(inst, 1, 'crash-b');
-      const body = inst.closeAuditSegment()!;
-      const account = await client.account(instanceKey.address);
-      const tx: Transaction<'anchor'> = {
-        v: 1,
-        chain_id: genesis.chain_id,
-        kind: 'anchor',
-        nonce: account.nonce + 1,
-        point_price: 1,
-        body,
-      };
-      const stx = signTransaction(tx, inst.instanceKey());
-      writeOutbox(inst, {
-        kind: 'anchor',
-        segment: body.seq,
-        hash: toHex(txHash(stx)),
-        nonce: tx.nonce,
-        tx: toHex(encodeSignedTransaction(stx)),
-      });
+      const { body, stx } = await savedAnchor(inst);
 
       const anchorer = new Anchorer({
         instance: inst,

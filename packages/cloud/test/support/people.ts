@@ -13,6 +13,11 @@ export function person(name: string): DeviceIdentity {
   return identityFromSeed(sha512(utf8(`self-cloud-test-${name}`)));
 }
 
+/** Several people at once, typed as a tuple so they destructure: `[alice, bob] = people('alice', 'bob')`. */
+export function people<const T extends readonly string[]>(...names: T): { [K in keyof T]: DeviceIdentity } {
+  return names.map(person) as { [K in keyof T]: DeviceIdentity };
+}
+
 export function documentOf(p: DeviceIdentity, extra: Partial<DidDocumentData> = {}): DidDocumentData {
   return {
     root_key: p.rootPublicKey,
