@@ -134,7 +134,7 @@ async function start(
   }
   let server: FastifyInstance | null = null;
   try {
-    server = createInstanceServer(instance, { logger });
+    server = createInstanceServer(instance, { logger, exportDir: config.dir });
     const socket = await listenOnSocket(server, join(config.dir, INSTANCE_SOCKET_FILE));
     const stopAnchoring = await startAnchoring(config, instance, logger);
     const { address } = instance.instanceKeyInfo();

@@ -1,5 +1,7 @@
 import { RouteTable, describeUnrouted } from '@self/http';
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, createReadStream, lstatSync, openSync, rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -12,6 +14,7 @@ import Fastify, {
 } from 'fastify';
 import { toHex } from '@self/crypto';
 import { AUDIT_RANGE_MAX, entryToJson } from '../audit/index.js';
+import { exportInstance } from '../export.js';
 import { DEFAULT_MAX_VALUE_BYTES, type Actor, type Instance } from '../instance.js';
 import { INTERNAL_ERROR, InstanceApiError, classifyError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
@@ -51,6 +54,12 @@ export interface InstanceServerOptions {
   maxValueBytes?: number;
   /** Server faults (5xx) are logged here; default: no logging. */
   logger?: FastifyBaseLogger;
+  /**
+   * Where `GET /v1/export` writes the archive before sending it: the instance's own directory
+   * (mode 0700), never a shared temporary directory, since the archive holds plaintext. The file
+   * is removed once sent. Absent: the route does not exist.
+   */
+  exportDir?: string;
 }
 
 /** The canonical socket file name in an instance directory. */
@@ -283,6 +292,29 @@ export function createInstanceServer(instance: Instance, opts: InstanceServerOpt
         next: entries.length === limit && last !== undefined ? last.seq + 1 : null,
       };
     });
+
+    // GET /v1/export: the whole instance as a self-export archive (export.ts), person only; audited
+    // as instance.export. Written to a file first: the archive is made from one snapshot.
+    const exportDir = opts.exportDir;
+    if (exportDir !== undefined) {
+      v1.get('/v1/export', { schema: { querystring: NoQuery } }, async (request, reply) => {
+        const actor = actorOf(request);
+        if (actor.kind !== 'person' || actor.did !== instance.did) {
+          throw new InstanceApiError(403, 'forbidden', 'only the person who owns this instance exports it', {
+            scope: 'export',
+          });
+        }
+        const path = join(exportDir, `.export-${randomBytes(8).toString('hex')}.jsonl`);
+        exportInstance(instance, path);
+        // Unlinked as soon as it is open: the open descriptor still reads it, and no plaintext file
+        // outlives the request, not even if the process dies while sending.
+        const fd = openSync(path, 'r');
+        rmSync(path, { force: true });
+        const stream = createReadStream('', { fd });
+        reply.header('content-type', 'application/x-ndjson').header('cache-control', 'no-store');
+        return reply.send(stream);
+      });
+    }
 
     v1.get('/v1/audit/verify', { schema: { querystring: NoQuery } }, async (request) => {
       personOnly(request);
