@@ -18,7 +18,7 @@ const program = new Command();
 program
   .name('self')
   .description(
-    'SELF: a sovereign personal cloud. Runs a local SELF cloud, SELF Chain nodes and test networks, and manages keys.',
+    'SELF: a sovereign personal cloud. Runs a local SELF cloud, SELF Chain nodes and test networks; as your device, keeps your keys, signs you up and reaches your private instance.',
   )
   .version('0.1.0')
   .option('--json', 'machine-readable JSON output on every command')
