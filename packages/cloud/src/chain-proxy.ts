@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
+import { HOP_BY_HOP_HEADERS } from './http/hop-by-hop.js';
 
 /**
  * The chain node's public API (docs/api.md) served on the cloud's own port, so that one URL reaches
@@ -23,19 +24,6 @@ export const CHAIN_API_PREFIXES = [
 
 const WS_PATH = '/v1/ws';
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the forwarder sets itself. */
-const DROPPED_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'host',
-  'content-length',
-]);
-
 export interface ChainProxyOptions {
   /** Base URL of a chain node's API, e.g. http://127.0.0.1:39211. */
   target: string;
@@ -46,7 +34,7 @@ export interface ChainProxyOptions {
 function forwardableHeaders(headers: IncomingMessage['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || DROPPED_HEADERS.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP_HEADERS.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
@@ -87,7 +75,7 @@ export async function registerChainProxy(
       const body = Buffer.from(await res.body.arrayBuffer());
       const headers: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(res.headers)) {
-        if (value !== undefined && !DROPPED_HEADERS.has(name)) headers[name] = value;
+        if (value !== undefined && !HOP_BY_HOP_HEADERS.has(name)) headers[name] = value;
       }
       await reply.code(res.statusCode).headers(headers).send(body);
     };

@@ -1,21 +1,9 @@
 import type { Command } from 'commander';
+import type { AuditEntryJson } from '@self/instance';
 import { CliError } from '../errors.js';
 import { PersonContext, step } from '../device/index.js';
 import { addServerOption, parsePositive } from './signup.js';
 import { wantsJson } from './status.js';
-
-/** An audit entry as the instance serves it (docs/protocol/audit.md; prev as hex). */
-export interface AuditEntryJson {
-  seq: number;
-  time: number;
-  actor: string;
-  app: string | null;
-  scope: string;
-  action: string;
-  object: string;
-  outcome: string;
-  prev: string;
-}
 
 export interface AuditPage {
   entries: AuditEntryJson[];

@@ -1,18 +1,6 @@
 import type { Pool } from 'undici';
+import { HOP_BY_HOP_HEADERS } from '../http/hop-by-hop.js';
 import type { InstanceRequest, InstanceResponse } from './types.js';
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and those the client computes itself: never forwarded. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-  'host',
-  'content-length',
-]);
 
 /** Methods that may be sent again when the first try died with the process. */
 export const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -22,7 +10,7 @@ export async function sendToInstance(pool: Pool, req: InstanceRequest): Promise<
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     const lower = name.toLowerCase();
-    if (!HOP_BY_HOP.has(lower)) headers[lower] = value;
+    if (!HOP_BY_HOP_HEADERS.has(lower)) headers[lower] = value;
   }
   const res = await pool.request({
     method: req.method as 'GET',
@@ -33,7 +21,7 @@ export async function sendToInstance(pool: Pool, req: InstanceRequest): Promise<
   const body = new Uint8Array(await res.body.arrayBuffer());
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(res.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP_HEADERS.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return { status: res.statusCode, headers: out, body };
