@@ -2,7 +2,7 @@
  * @self/instance: a person's private instance — the data key vault (vault.ts), the encrypted
  * SQLite store with collections, namespaces and quotas (store/), and the hash-chained audit log
  * with Merkle segments for on-chain anchors (audit/), the instance key (instance-key.ts), the
- * instance process (process/) and its anchorer (anchor/).
+ * instance process (process/) and its anchorer (anchor/), and the private assistant (ai/).
  */
 export * from './vault.js';
 export * from './store/index.js';
@@ -13,3 +13,4 @@ export * from './export.js';
 export * from './server/index.js';
 export * from './anchor/index.js';
 export * from './process/index.js';
+export * from './ai/index.js';

@@ -28,6 +28,10 @@ import {
   type AuditSegment,
   type AuditVerifyResult,
 } from './audit/index.js';
+import { AiError } from './ai/errors.js';
+import { NOT_RETRIEVED, type RetrievalIndex } from './ai/retrieval.js';
+import { AiState } from './ai/state.js';
+import { isIndexableType } from './ai/text-extract.js';
 import { ensureInstanceKey, loadInstanceKey, type InstanceKeyInfo } from './instance-key.js';
 import { InstanceMeta } from './instance-meta.js';
 import { InstanceError } from './store/errors.js';
@@ -42,6 +46,7 @@ import {
 import {
   BLOBS_DIR,
   DB_FILE,
+  DEFAULT_CONTENT_TYPE,
   InstanceStore,
   type CollectionInfo,
   type ListOptions,
@@ -74,7 +79,8 @@ import {
  *   instance.db    the encrypted SQLite database: objects, usage counters, audit log
  *   blobs/         encrypted values over 64 KiB
  *
- * Every access (put, get, list, delete, collections, export) appends exactly one audit entry:
+ * Every access (put, get, list, delete, collections, export, and each AI access through aiAction)
+ * appends exactly one audit entry:
  *   - allowed and done: outcome `ok`, in the same transaction as the data change, so a change is
  *     never committed without its entry and an entry never claims a change that rolled back;
  *   - refused by the access rules: outcome `denied`, then AccessError('forbidden');
@@ -158,6 +164,31 @@ export class AccessError extends Error {
 
 export function isAccessError(error: unknown): error is AccessError {
   return error instanceof AccessError;
+}
+
+/** The scopes of the assistant: `ai:chat` to chat with it, `ai:memory` for its memory items. */
+export type AiScope = 'ai:chat' | 'ai:memory';
+
+/** One access to the assistant, as Instance.aiAction checks and audits it. */
+export interface AiActionSpec {
+  /** The audit action: `ai.chat`, `ai.thread.read`, `ai.memory.update`, `ai.completions`… */
+  action: string;
+  scope: AiScope;
+  /** What is acted on: `ai/threads/<id>`, `ai/memory/<id>`, `ai/models`… */
+  object: string;
+  /** Whether an app holding `scope` may do this; false: the person only. */
+  apps: boolean;
+}
+
+/**
+ * An AI access the rules allowed, waiting for its outcome. Settle it exactly once: `ok(run)` runs
+ * `run` (its writes to the AI state) and appends the `ok` entry in one transaction (a failure of
+ * `run` rolls back and is audited as an error); `fail(err)` appends the `error` entry
+ * `<action>.<code>` for a failure that happened outside (an unreachable model, a spent budget).
+ */
+export interface AiActionTicket {
+  ok<T>(run: () => T): T;
+  fail(err: unknown): void;
 }
 
 export interface CreateInstanceOptions {
@@ -266,7 +297,14 @@ function checkActor(actor: Actor): void {
 
 /** The error's stable code, for the action suffix of an `error` entry. */
 function errorCode(err: unknown): string {
-  if (err instanceof InstanceError || err instanceof AuditError || err instanceof VaultError) return err.code;
+  if (
+    err instanceof InstanceError ||
+    err instanceof AuditError ||
+    err instanceof VaultError ||
+    err instanceof AiError
+  ) {
+    return err.code;
+  }
   return 'internal';
 }
 
@@ -438,6 +476,7 @@ export class Instance {
   private readonly segmentedStmt;
   private readonly meta: InstanceMeta;
   private readonly key: InstanceKeyInfo;
+  private readonly ai: AiState;
   private signingKey: SigningKey | null = null;
 
   private constructor(
@@ -445,6 +484,7 @@ export class Instance {
     private readonly audit: AuditLog,
     private readonly file: InstanceFile,
     readonly mode: KeyMode,
+    now: () => number,
   ) {
     const db = store.database;
     this.tx = db.transaction((fn: () => unknown) => fn());
@@ -452,6 +492,7 @@ export class Instance {
     this.segmentedStmt = db.prepare<[], number | null>('SELECT max(last_seq) FROM audit_segments').pluck();
     this.meta = new InstanceMeta(db);
     this.key = ensureInstanceKey(this.meta);
+    this.ai = new AiState(db, now, (index) => this.indexExisting(index));
   }
 
   /**
@@ -580,7 +621,7 @@ export class Instance {
   ): Instance {
     const store = InstanceStore.open({ dir, dataKey, quotaBytes: file.quota_bytes, maxValueBytes, now });
     try {
-      return new Instance(store, new AuditLog(store.database, { now }), file, mode);
+      return new Instance(store, new AuditLog(store.database, { now }), file, mode, now);
     } catch (err) {
       store.close();
       throw err;
@@ -610,9 +651,20 @@ export class Instance {
     opts: PutOptions & AccessOptions = {},
   ): PutResult {
     const { contentType, ifMatch } = opts;
-    return this.access(actor, 'write', 'data.put', collection, { key }, opts.target, (ns) =>
-      this.store.put(ns, collection, key, value, { contentType, ifMatch }),
-    );
+    return this.access(actor, 'write', 'data.put', collection, { key }, opts.target, (ns) => {
+      const result = this.store.put(ns, collection, key, value, { contentType, ifMatch });
+      // In the write's transaction: a put that rolls back leaves no index row.
+      if (ns === PERSON_NAMESPACE) {
+        this.ai.retrieval.objectWritten(
+          collection,
+          key,
+          value,
+          contentType ?? DEFAULT_CONTENT_TYPE,
+          result.etag,
+        );
+      }
+      return result;
+    });
   }
 
   /** The object; InstanceError 'not_found' if there is none. Audited as `data.get`. */
@@ -646,6 +698,7 @@ export class Instance {
           key,
         });
       }
+      if (ns === PERSON_NAMESPACE) this.ai.retrieval.objectDeleted(collection, key);
     });
   }
 
@@ -728,6 +781,63 @@ export class Instance {
     const key = runtimeKey(name);
     if (value === null) this.meta.delete(key);
     else this.meta.set(key, JSON.stringify(value));
+  }
+
+  // ---- the assistant ------------------------------------------------------------------------------
+
+  /**
+   * The assistant's state in this database: threads, memory items, usage and the retrieval index
+   * (ai/state.ts). For the instance's own AI code (the assistant, the embedder, the AI routes),
+   * which checks and audits every access on someone's behalf with aiAction first.
+   */
+  aiState(): AiState {
+    this.checkOpen();
+    return this.ai;
+  }
+
+  /**
+   * Checks an access to the assistant and audits it like a data access: the person (the instance's
+   * own DID) may; an app only where `spec.apps` allows it and it holds `spec.scope`. A refusal is
+   * a `denied` entry and AccessError('forbidden'). Otherwise the returned ticket records the
+   * outcome: one `ok` or `error` entry (AiActionTicket). Prompt and reply text never reach the log:
+   * entries name only the action, the scope and the object.
+   */
+  aiAction(actor: Actor, spec: AiActionSpec): AiActionTicket {
+    this.checkOpen();
+    checkActor(actor);
+    const app = actor.kind === 'app' ? actor.appId : null;
+    const base: AuditBase = {
+      actor: actor.did,
+      app,
+      scope: spec.scope,
+      action: spec.action,
+      object: spec.object,
+    };
+    if (actor.kind === 'person' && actor.did !== this.did) this.deny(base, 'person', 'ai');
+    if (actor.kind === 'app' && !spec.apps) {
+      this.deny(
+        base,
+        'app',
+        'ai',
+        'only the person who owns this instance uses this; apps reach the assistant through the OpenAI-compatible API with the ai:chat scope',
+      );
+    }
+    if (actor.kind === 'app' && !actor.scopes.includes(spec.scope)) this.deny(base, 'app', 'ai');
+    let settled = false;
+    const settle = (): void => {
+      if (settled) throw new Error('an AI action is settled once');
+      settled = true;
+    };
+    return {
+      ok: <T>(run: () => T): T => {
+        settle();
+        return this.audited(base, run);
+      },
+      fail: (err: unknown): void => {
+        settle();
+        this.auditFailure(base, err);
+      },
+    };
   }
 
   // ---- audit log --------------------------------------------------------------------------------
@@ -908,14 +1018,40 @@ export class Instance {
     }
   }
 
-  private deny(base: AuditBase, who: 'person' | 'app', ns: Namespace): never {
+  private deny(base: AuditBase, who: 'person' | 'app', ns: Namespace | 'ai', message?: string): never {
     this.audit.append({ ...base, outcome: 'denied' });
     throw new AccessError(
-      who === 'person'
-        ? 'only the person who owns this instance acts as the person here'
-        : `this app has no ${base.scope} scope; ask the person to grant it`,
+      message ??
+        (who === 'person'
+          ? 'only the person who owns this instance acts as the person here'
+          : `this app has no ${base.scope} scope; ask the person to grant it`),
       { scope: base.scope, namespace: ns },
     );
+  }
+
+  /**
+   * Indexes the person's objects stored before the retrieval index existed (once, when it is
+   * created: see AiState). The `chat` collection and non-text objects are skipped.
+   */
+  private indexExisting(index: RetrievalIndex): void {
+    for (const collection of this.store.collections(PERSON_NAMESPACE)) {
+      if (NOT_RETRIEVED.has(collection.name)) continue;
+      let cursor: string | undefined;
+      do {
+        const page = this.store.list(PERSON_NAMESPACE, collection.name, {
+          limit: 1000,
+          ...(cursor !== undefined ? { cursor } : {}),
+        });
+        for (const item of page.items) {
+          if (!isIndexableType(item.contentType)) continue;
+          const obj = this.store.get(PERSON_NAMESPACE, collection.name, item.key);
+          if (obj !== null) {
+            index.objectWritten(collection.name, item.key, obj.value, obj.contentType, obj.etag);
+          }
+        }
+        cursor = page.cursor ?? undefined;
+      } while (cursor !== undefined);
+    }
   }
 
   /**

@@ -216,6 +216,11 @@ async function bundleSources(cacheDir: string): Promise<{ bundle: string; inputs
       {
         name: 'absolute-externals',
         setup(b) {
+          // Models run in the inference service, never in an instance: a runtime in this bundle is a
+          // wrong import (the instance uses @self/ai/client).
+          b.onResolve({ filter: /^(node-llama-cpp|@node-llama-cpp\/)/ }, (args) => ({
+            errors: [{ text: `${args.importer} pulls in ${args.path}; instances import @self/ai/client` }],
+          }));
           b.onResolve({ filter: externalRe }, (args) => ({
             path: createRequire(join(args.resolveDir, 'index.js')).resolve(args.path),
             external: true,

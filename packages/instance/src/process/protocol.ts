@@ -1,4 +1,5 @@
 import { isAbsolute } from 'node:path';
+import type { AiConnection } from '../ai/connection.js';
 
 /**
  * The instance process's protocol with its parent (the instance manager). Secrets travel only on
@@ -44,6 +45,11 @@ export interface InstanceProcessConfig {
   /** The public URL the gateway serves this instance at; announced on chain. Null: announce nothing. */
   endpoint: string | null;
   logLevel: ProcessLogLevel;
+  /**
+   * The inference service and what this person's tier may use of it (ai/connection.ts); its key is
+   * a secret, like the host key. Null (or absent): no AI, and the AI routes say so.
+   */
+  ai: AiConnection | null;
 }
 
 export interface ReadyEvent {
@@ -116,7 +122,33 @@ function parseAnchor(v: unknown): AnchorSchedule {
   };
 }
 
-/** Parses and checks the stdin config line. Error messages never repeat the host key. */
+function parseAi(v: unknown): AiConnection | null {
+  if (v === null || v === undefined) return null;
+  if (!isObj(v)) fail('ai is {url, key, models, embeddingModel, monthlyTokenBudget} or null');
+  if (typeof v.key !== 'string' || v.key.length === 0) fail('ai.key is a non-empty string');
+  const models = v.models;
+  if (
+    !Array.isArray(models) ||
+    models.length === 0 ||
+    !models.every((m): m is string => typeof m === 'string' && m.length > 0)
+  ) {
+    fail('ai.models is a non-empty array of model ids (strings); the first is the default');
+  }
+  const embeddingModel = v.embeddingModel ?? null;
+  if (embeddingModel !== null && (typeof embeddingModel !== 'string' || embeddingModel.length === 0)) {
+    fail('ai.embeddingModel is a model id or null');
+  }
+  const budget = v.monthlyTokenBudget ?? null;
+  return {
+    url: httpUrl(v.url, 'ai.url'),
+    key: v.key,
+    models: [...models],
+    embeddingModel,
+    monthlyTokenBudget: budget === null ? null : positiveInt(budget, 'ai.monthlyTokenBudget', 1),
+  };
+}
+
+/** Parses and checks the stdin config line. Error messages never repeat the host key or the AI key. */
 export function parseProcessConfig(line: string): InstanceProcessConfig {
   let raw: unknown;
   try {
@@ -138,6 +170,7 @@ export function parseProcessConfig(line: string): InstanceProcessConfig {
     anchor: parseAnchor(raw.anchor),
     endpoint: raw.endpoint === undefined || raw.endpoint === null ? null : httpUrl(raw.endpoint, 'endpoint'),
     logLevel: logLevel as ProcessLogLevel,
+    ai: parseAi(raw.ai),
   };
 }
 

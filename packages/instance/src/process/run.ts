@@ -4,6 +4,7 @@ import { fromHex } from '@self/crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { NodeClient } from '@self/node/client';
+import { InferenceClient } from '@self/ai/client';
 import { Anchorer } from '../anchor/anchorer.js';
 import { instanceAnnouncement } from '../anchor/node-record.js';
 import { Instance } from '../instance.js';
@@ -134,7 +135,17 @@ async function start(
   }
   let server: FastifyInstance | null = null;
   try {
-    server = createInstanceServer(instance, { logger, exportDir: config.dir });
+    server = createInstanceServer(instance, {
+      logger,
+      exportDir: config.dir,
+      ai:
+        config.ai === null
+          ? null
+          : {
+              connection: config.ai,
+              client: new InferenceClient({ url: config.ai.url, key: config.ai.key }),
+            },
+    });
     const socket = await listenOnSocket(server, join(config.dir, INSTANCE_SOCKET_FILE));
     const stopAnchoring = await startAnchoring(config, instance, logger);
     const { address } = instance.instanceKeyInfo();

@@ -1,4 +1,5 @@
 import { describeValidation } from '@self/http';
+import { AiError } from '../ai/errors.js';
 import { AuditError } from '../audit/index.js';
 import { AccessError } from '../instance.js';
 import { InstanceError } from '../store/errors.js';
@@ -35,6 +36,21 @@ export const INSTANCE_API_ERROR_CODES = [
   /** The instance is closed (503). */
   'unavailable',
   'internal_error',
+  // ---- the assistant (docs/instance-api.md, "The assistant") ----
+  /** No AI is configured, or the inference service cannot be reached (503); the message says what to do. */
+  'ai_unavailable',
+  /** This month's AI token budget is spent (429; details {used, budget, resets_at}); nothing was stored. */
+  'ai_budget_exhausted',
+  /** The message does not fit in the model's context even alone (400); nothing was stored. */
+  'prompt_too_large',
+  /** The model is not one of this instance's (404). */
+  'model_not_found',
+  /** The inference service failed while answering (502). */
+  'inference_failed',
+  /** The inference service did not answer in time (504). */
+  'inference_timeout',
+  /** A memory item saying the same already exists (409; details.id names it). */
+  'memory_duplicate',
 ] as const;
 export type InstanceApiErrorCode = (typeof INSTANCE_API_ERROR_CODES)[number];
 
@@ -102,6 +118,8 @@ export function classifyError(err: unknown, bodyLimit: number): InstanceApiError
   if (err instanceof InstanceApiError) return err;
   if (err instanceof AccessError)
     return new InstanceApiError(403, 'forbidden', err.message, { ...err.details });
+  if (err instanceof AiError)
+    return new InstanceApiError(err.status, err.code, err.message, err.details, err.headers);
   if (err instanceof InstanceError) {
     const mapped = INSTANCE_STATUS[err.code];
     if (mapped === undefined) return null;

@@ -13,6 +13,12 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { toHex } from '@self/crypto';
+import { Assistant } from '../ai/assistant.js';
+import type { InstanceAi } from '../ai/connection.js';
+import { BackgroundEmbedder } from '../ai/embedder.js';
+import { OpenAiHttpError, openAiErrorType } from '../ai/openai.js';
+import { isOpenAiPath, registerOpenAiRoutes } from '../ai/openai-routes.js';
+import { registerAssistantRoutes } from '../ai/routes.js';
 import { AUDIT_RANGE_MAX, entryToJson } from '../audit/index.js';
 import { exportInstance } from '../export.js';
 import { DEFAULT_MAX_VALUE_BYTES, type Actor, type Instance } from '../instance.js';
@@ -60,6 +66,13 @@ export interface InstanceServerOptions {
    * is removed once sent. Absent: the route does not exist.
    */
   exportDir?: string;
+  /**
+   * The instance's AI: its inference service and what the tier may use of it (ai/connection.ts).
+   * Absent or null: the AI routes answer 503 `ai_unavailable`, saying what to do, and everything
+   * else works as before. With an embedding model, a background embedder runs while the server
+   * is open.
+   */
+  ai?: InstanceAi | null;
 }
 
 /** The canonical socket file name in an instance directory. */
@@ -150,6 +163,20 @@ export function createInstanceServer(instance: Instance, opts: InstanceServerOpt
   // Concurrent data requests share one commit (group-commit.ts); each is answered after it.
   const group = new GroupCommit(instance);
 
+  const ai = opts.ai ?? null;
+  const assistant = new Assistant(instance, ai);
+  const embeddingModel = ai?.connection.embeddingModel ?? null;
+  if (ai !== null && embeddingModel !== null) {
+    const embedder = new BackgroundEmbedder({
+      index: instance.aiState().retrieval,
+      client: ai.client,
+      model: embeddingModel,
+      ...(opts.logger ? { logger: opts.logger.child({ component: 'embedder' }) } : {}),
+    });
+    app.addHook('onReady', async () => embedder.start());
+    app.addHook('preClose', async () => embedder.stop());
+  }
+
   const routes = new RouteTable();
   app.addHook('onRoute', (route) => routes.add(route.url, route.method));
   app.setErrorHandler((err, request, reply) => respond(err, request, reply));
@@ -188,6 +215,15 @@ export function createInstanceServer(instance: Instance, opts: InstanceServerOpt
     v1.addHook('onRequest', async (request) => {
       actors.set(request, actorFromHeaders(request.headers));
     });
+
+    // The assistant (ai/routes.ts) and the OpenAI-compatible API (ai/openai-routes.ts), each in a
+    // scope of its own: they take JSON bodies, and the OpenAI routes answer errors in OpenAI's shape.
+    v1.register(async (scope: InstanceApp) =>
+      registerAssistantRoutes(scope, { instance, actorOf, assistant }),
+    );
+    v1.register(async (scope: InstanceApp) =>
+      registerOpenAiRoutes(scope, { instance, actorOf, assistant, ai, bodyLimit }),
+    );
 
     // PUT /v1/data/:collection/:key: the raw body is the value, its content-type the object's.
     v1.put(
@@ -335,7 +371,12 @@ export function createInstanceServer(instance: Instance, opts: InstanceServerOpt
   app.after(() => {
     app.setNotFoundHandler((request, reply) => {
       const miss = describeUnrouted(routes, request.method, request.url);
-      if (miss.status === 405) {
+      if (isOpenAiPath(request.url)) {
+        // OpenAI clients parse only their own error shape.
+        if (miss.status === 405) reply.header('allow', miss.allowed.join(', '));
+        const err = new OpenAiHttpError(miss.status, openAiErrorType(miss.status), miss.code, miss.message);
+        reply.code(err.status).type('application/json; charset=utf-8').send(err.body());
+      } else if (miss.status === 405) {
         reply.header('allow', miss.allowed.join(', '));
         respond(
           new InstanceApiError(405, miss.code, miss.message, { allowed: miss.allowed }),
