@@ -31,6 +31,11 @@ export interface TierConfig {
    */
   maxValueBytes: number;
   rateClass: RateClass;
+  /**
+   * The private AI's monthly budget: prompt plus completion tokens per UTC month, metered by the
+   * instance. Null: unlimited (enterprise, where the operator bills usage instead).
+   */
+  aiMonthlyTokens: number | null;
 }
 
 const MiB = 1024 * 1024;
@@ -46,19 +51,28 @@ export const TIER_CONFIG: Readonly<Record<Tier, TierConfig>> = {
     quotaBytes: TIER_QUOTA_BYTES.free,
     maxValueBytes: 8 * MiB,
     rateClass: 'authenticated',
+    aiMonthlyTokens: 500_000,
   },
   growth: {
     tier: 'growth',
     quotaBytes: TIER_QUOTA_BYTES.growth,
     maxValueBytes: 16 * MiB,
     rateClass: 'authenticated',
+    aiMonthlyTokens: 5_000_000,
   },
-  pro: { tier: 'pro', quotaBytes: TIER_QUOTA_BYTES.pro, maxValueBytes: 32 * MiB, rateClass: 'partner' },
+  pro: {
+    tier: 'pro',
+    quotaBytes: TIER_QUOTA_BYTES.pro,
+    maxValueBytes: 32 * MiB,
+    rateClass: 'partner',
+    aiMonthlyTokens: 25_000_000,
+  },
   enterprise: {
     tier: 'enterprise',
     quotaBytes: ENTERPRISE_DEFAULT_QUOTA_BYTES,
     maxValueBytes: 32 * MiB,
     rateClass: 'partner',
+    aiMonthlyTokens: null,
   },
 };
 

@@ -5,7 +5,13 @@ import type { InstanceRequest, InstanceResponse } from './types.js';
 /** Methods that may be sent again when the first try died with the process. */
 export const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** One request over the instance's socket; the whole response body is read. */
+/** Responses of these types are streamed through, not read whole (an AI reply can take a minute). */
+const STREAMED_TYPES = ['text/event-stream'];
+
+/**
+ * One request over the instance's socket. The whole response body is read, except for streamed
+ * types, whose body is handed back as a stream.
+ */
 export async function sendToInstance(pool: Pool, req: InstanceRequest): Promise<InstanceResponse> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -18,12 +24,16 @@ export async function sendToInstance(pool: Pool, req: InstanceRequest): Promise<
     headers,
     ...(req.body === undefined ? {} : { body: req.body }),
   });
-  const body = new Uint8Array(await res.body.arrayBuffer());
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(res.headers)) {
     if (value === undefined || HOP_BY_HOP_HEADERS.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
+  const type = (out['content-type'] ?? '').toLowerCase();
+  if (STREAMED_TYPES.some((t) => type.startsWith(t))) {
+    return { status: res.statusCode, headers: out, body: new Uint8Array(0), stream: res.body };
+  }
+  const body = new Uint8Array(await res.body.arrayBuffer());
   return { status: res.statusCode, headers: out, body };
 }
 

@@ -10,6 +10,11 @@ export type {
   Tier,
 } from './types.js';
 export { ProvisionerError, isProvisionerError, type ProvisionerErrorCode } from './errors.js';
-export { LocalProvisioner, type LocalProvisionerOptions } from './local-provisioner.js';
+export {
+  LocalProvisioner,
+  aiConnectionFor,
+  type CloudAiConfig,
+  type LocalProvisionerOptions,
+} from './local-provisioner.js';
 export { instanceIdFor } from './instance-dirs.js';
 export { chooseSandbox, findBwrap, type Sandbox, type SandboxMode } from './sandbox.js';

@@ -3,6 +3,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { toHex } from '@self/crypto';
 import {
   parseReadyEvent,
+  type AiConnection,
   type AnchorSchedule,
   type ChainConnection,
   type InstanceProcessCommand,
@@ -41,6 +42,8 @@ export interface ConfigureOptions {
   anchor: AnchorSchedule;
   endpoint: string | null;
   logLevel: ProcessLogLevel;
+  /** The private AI this instance may use (its key is a secret: stdin only). */
+  ai: AiConnection | null;
   readyTimeoutMs: number;
 }
 
@@ -134,6 +137,7 @@ export class InstanceProcess {
       anchor: opts.anchor,
       endpoint: opts.endpoint,
       logLevel: opts.logLevel,
+      ai: opts.ai,
     };
     this.child.stdin.write(`${JSON.stringify(config)}\n`);
     let ready: ReadyEvent;

@@ -8,11 +8,13 @@ import {
   isInstanceError,
   readInstanceFile,
   readKeyFile,
+  type AiConnection,
   type AnchorSchedule,
   type ChainConnection,
   type ProcessLogLevel,
 } from '@self/instance';
 import { pino, type Logger } from 'pino';
+import { TIER_CONFIG } from '../config/tiers.js';
 import { checkRequest, checkSpec } from './checks.js';
 import { diskUsage } from './disk-usage.js';
 import { ProvisionerError } from './errors.js';
@@ -86,7 +88,34 @@ export interface LocalProvisionerOptions {
   readyTimeoutMs?: number;
   /** How long a stopping process may take before it is killed (default 5 s). */
   stopGraceMs?: number;
+  /** The private AI instances may use; null or absent: none (the instance answers 503 ai_unavailable). */
+  ai?: CloudAiConfig | null;
   now?: () => number;
+}
+
+/** The inference service instances reach, and which of its models each tier may use. */
+export interface CloudAiConfig {
+  /** The inference service's base URL (loopback). */
+  url: string;
+  /** Its bearer key: handed to instance processes on stdin only. */
+  key: string;
+  /** Models per tier, the tier's default first; an empty list gives that tier no AI. */
+  tiers: Readonly<Record<Tier, readonly string[]>>;
+  /** The model that makes retrieval vectors; null: full-text retrieval only. */
+  embeddingModel: string | null;
+}
+
+/** What one instance process is told about the AI: its tier's models and monthly budget. */
+export function aiConnectionFor(ai: CloudAiConfig | null | undefined, tier: Tier): AiConnection | null {
+  const models = ai?.tiers[tier] ?? [];
+  if (ai === null || ai === undefined || models.length === 0) return null;
+  return {
+    url: ai.url,
+    key: ai.key,
+    models: [...models],
+    embeddingModel: ai.embeddingModel,
+    monthlyTokenBudget: TIER_CONFIG[tier].aiMonthlyTokens,
+  };
 }
 
 interface Entry {
@@ -223,6 +252,7 @@ export class LocalProvisioner implements Provisioner {
     if (entry.damaged) throw damagedError(did);
     entry.inFlight++;
     entry.lastActiveAt = this.now();
+    let streaming = false;
     try {
       for (let attempt = 0; ; attempt++) {
         const proc = await this.ensureRunning(entry);
@@ -234,7 +264,16 @@ export class LocalProvisioner implements Provisioner {
           throw unavailable(did, 'the instance stopped before it could answer; try again');
         }
         try {
-          return await sendToInstance(pool, req);
+          const res = await sendToInstance(pool, req);
+          if (res.stream !== undefined) {
+            // A streamed answer keeps the instance busy (never idle-stopped) until it ends.
+            streaming = true;
+            res.stream.once('close', () => {
+              entry.inFlight--;
+              entry.lastActiveAt = this.now();
+            });
+          }
+          return res;
         } catch (err) {
           const gone = await this.settleFailedProcess(proc, neverDelivered(err));
           const again = neverDelivered(err) || (gone && RETRYABLE_METHODS.has(req.method.toUpperCase()));
@@ -250,8 +289,10 @@ export class LocalProvisioner implements Provisioner {
         }
       }
     } finally {
-      entry.inFlight--;
-      entry.lastActiveAt = this.now();
+      if (!streaming) {
+        entry.inFlight--;
+        entry.lastActiveAt = this.now();
+      }
     }
   }
 
@@ -389,6 +430,7 @@ export class LocalProvisioner implements Provisioner {
         anchor: this.anchor,
         endpoint: `${publicUrl}/v1/i/${entry.did}`,
         logLevel: this.opts.logLevel ?? 'warn',
+        ai: aiConnectionFor(this.opts.ai, entry.tier),
         readyTimeoutMs: this.opts.readyTimeoutMs ?? 15_000,
       });
     } catch (err) {

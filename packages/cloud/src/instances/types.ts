@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Tier } from '@self/instance';
 
 /**
@@ -42,7 +43,13 @@ export interface InstanceRequest {
 export interface InstanceResponse {
   status: number;
   headers: Record<string, string>;
+  /** The whole body; empty when `stream` is set. */
   body: Uint8Array;
+  /**
+   * A body that arrives over time (server-sent events: AI replies token by token), passed on as it
+   * comes instead of being read whole. Whoever gets it must consume or destroy it.
+   */
+  stream?: Readable;
 }
 
 export type InstanceState = 'stopped' | 'starting' | 'running' | 'stopping' | 'locked';

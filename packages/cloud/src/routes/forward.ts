@@ -117,6 +117,12 @@ export function registerForwardRoutes(app: CloudApp, ctx: CloudContext): void {
           if (RESPONSE_HEADERS.has(lower)) reply.header(lower, value);
         }
         ctx.metrics.forward(res.status, (performance.now() - started) / 1000);
+        if (res.stream !== undefined) {
+          // Server-sent events: no proxy buffering, and the instance's stream ends when the client goes.
+          reply.header('x-accel-buffering', 'no');
+          reply.raw.once('close', () => res.stream?.destroy());
+          return reply.send(res.stream);
+        }
         return reply.send(Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength));
       },
     });
