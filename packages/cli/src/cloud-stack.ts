@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { accountKeysFromPhrase, addressFromPublicKey, fromHex, toHex, type SigningKey } from '@self/crypto';
 import { DEV_FAUCET_PHRASE, type Genesis } from '@self/chain';
+import type { CloudAiConfig } from '@self/cloud';
 import type { Logger } from 'pino';
 import { CliError } from './errors.js';
+import { freePort } from './free-port.js';
 
 /** Where `self up` keeps the cloud's parts under its data directory. */
 export const cloudPaths = (dataDir: string) => ({
@@ -44,17 +45,6 @@ export function devSponsor(genesis: Genesis): SigningKey | null {
   return null;
 }
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export interface CloudStack {
   url: string;
   operatorToken: string;
@@ -75,6 +65,8 @@ export async function startCloudStack(opts: {
   logger: Logger;
   /** false: no gateway rate limits (benchmarks). */
   rateLimit?: boolean;
+  /** The private AI instances may use (ai-stack.ts); null: none. */
+  ai?: CloudAiConfig | null;
 }): Promise<CloudStack> {
   const { LocalProvisioner, createCloud, registerChainProxy } = await import('@self/cloud');
   const { NodeClient } = await import('@self/node/client');
@@ -91,6 +83,7 @@ export async function startCloudStack(opts: {
     chain: { apiUrl: opts.chainApiUrl, chainId: opts.genesis.chain_id, pointPrice },
     publicUrl,
     logger: opts.logger.child({ component: 'instances' }),
+    ai: opts.ai ?? null,
   });
   const cloud = await createCloud({
     dataDir: paths.cloud,

@@ -1,11 +1,14 @@
 import { Command, CommanderError } from 'commander';
+import { registerAi } from './commands/ai.js';
 import { registerAudit } from './commands/audit.js';
+import { registerChat } from './commands/chat.js';
 import { registerData } from './commands/data.js';
 import { registerExport } from './commands/export.js';
 import { registerIdentity } from './commands/identity.js';
 import { registerInstances } from './commands/instances.js';
 import { registerKeys } from './commands/keys.js';
 import { registerLogin } from './commands/login.js';
+import { registerMemory } from './commands/memory.js';
 import { registerNode } from './commands/node.js';
 import { registerSignup } from './commands/signup.js';
 import { registerStatus } from './commands/status.js';
@@ -37,6 +40,9 @@ registerData(program);
 registerAudit(program);
 registerExport(program);
 registerIdentity(program);
+registerChat(program);
+registerMemory(program);
+registerAi(program);
 registerInstances(program);
 
 try {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { toHex } from '@self/crypto';
 import { ChainError, StoreError } from '@self/chain';
 import type { NodeEvent, NodeHome, SelfNode } from '@self/node';
+import { type AiStack, type ModelLine, startAiStack } from '../ai-stack.js';
 import { type CloudStack, cloudPaths, startCloudStack } from '../cloud-stack.js';
 import { CliError } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -14,6 +15,14 @@ interface UpOptions {
   validators: string;
   /** commander's negation of --no-rate-limit */
   rateLimit: boolean;
+  model?: string;
+  aiCatalogue?: string;
+  aiUpstream?: string;
+  aiUpstreamModel?: string;
+  aiThreads?: string;
+  allowTestModel?: boolean;
+  /** commander's negation of --no-ai */
+  ai: boolean;
 }
 
 export function registerUp(program: Command): void {
@@ -26,6 +35,23 @@ export function registerUp(program: Command): void {
     .option('--port <n>', 'HTTP port of the cloud (gateway and chain API); 0 picks a free one', '8080')
     .option('--validators <n>', 'validators in the local chain (used when the data directory is new)', '4')
     .option('--no-rate-limit', "turn the gateway's per-person and per-IP rate limits off (benchmarks only)")
+    .option(
+      '--model <path-or-uri>',
+      'the GGUF model that serves every tier: a file, https://…/x.gguf or hf:<owner>/<repo>/<file> ' +
+        '(downloaded into <data>/models in the background); default: $SELF_AI_MODEL, else the default catalogue (docs/ai.md)',
+    )
+    .option(
+      '--ai-catalogue <file>',
+      'a model catalogue (JSON): models per tier, embedded or upstream (docs/ai.md)',
+    )
+    .option(
+      '--ai-upstream <url>',
+      'serve every tier from an OpenAI-compatible server (Ollama, vLLM, llama.cpp server); key from $SELF_AI_UPSTREAM_KEY',
+    )
+    .option('--ai-upstream-model <name>', 'the model name on the --ai-upstream server')
+    .option('--ai-threads <n>', 'CPU threads per model (default: the runtime picks)')
+    .option('--allow-test-model', "serve the project's scripted test model (tests and benchmarks only)")
+    .option('--no-ai', 'start no inference service (chat answers ai_unavailable)')
     .action(async (opts: UpOptions) => {
       const json = program.opts<{ json?: boolean }>().json === true;
       const port = Number(opts.port);
@@ -62,8 +88,10 @@ export function registerUp(program: Command): void {
       };
       const nodes: SelfNode[] = [];
       let cloud: CloudStack | null = null;
+      let ai: AiStack | null = null;
       const stopAll = async (): Promise<void> => {
         await cloud?.close();
+        await ai?.close();
         for (const n of nodes.reverse()) await n.stop();
       };
       try {
@@ -97,6 +125,22 @@ export function registerUp(program: Command): void {
           for (const other of nodes.slice(0, -1))
             for (const addr of other.info().listenAddrs) await node.dial(addr).catch(() => undefined);
         }
+        if (opts.ai) {
+          const model = opts.model ?? (process.env.SELF_AI_MODEL || undefined);
+          const threads = opts.aiThreads === undefined ? undefined : Number(opts.aiThreads);
+          if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256))
+            throw new CliError('--ai-threads must be 1-256', 2);
+          ai = await startAiStack({
+            dataDir,
+            ...(model === undefined ? {} : { model }),
+            ...(opts.aiCatalogue === undefined ? {} : { catalogue: opts.aiCatalogue }),
+            ...(opts.aiUpstream === undefined ? {} : { upstream: opts.aiUpstream }),
+            ...(opts.aiUpstreamModel === undefined ? {} : { upstreamModel: opts.aiUpstreamModel }),
+            ...(threads === undefined ? {} : { threads }),
+            allowTestModel: opts.allowTestModel === true,
+            logger: log,
+          });
+        }
         cloud = await startCloudStack({
           dataDir,
           host: '127.0.0.1',
@@ -105,6 +149,7 @@ export function registerUp(program: Command): void {
           genesis: homes[0]!.genesis,
           logger: log,
           rateLimit: opts.rateLimit,
+          ai: ai?.config ?? null,
         });
       } catch (err) {
         await stopAll();
@@ -120,12 +165,22 @@ export function registerUp(program: Command): void {
       const url = cloud!.url;
       const operatorTokenFile = cloudPaths(dataDir).operatorToken;
       log.info({ url, height: first.chain.latestHeight() }, 'SELF is up');
+      const models = ai === null ? [] : await ai.describe();
       if (json)
-        console.log(JSON.stringify({ event: 'ready', api_url: url, operator_token_file: operatorTokenFile }));
-      else
+        console.log(
+          JSON.stringify({
+            event: 'ready',
+            api_url: url,
+            operator_token_file: operatorTokenFile,
+            ai: models,
+          }),
+        );
+      else {
         console.error(
           `SELF is up at ${url}  (chain: ${url}/v1/status; sign up: self signup --server ${url}; Ctrl-C stops)`,
         );
+        for (const line of describeAi(ai === null, models)) console.error(line);
+      }
 
       await new Promise<void>((done) => {
         const stop = (signal: string): void => {
@@ -155,4 +210,19 @@ async function loadOrCreateHomes(dir: string, count: number): Promise<NodeHome[]
     if (err instanceof ConfigError) throw new CliError(`${err.message} (or remove ${dir} to start over)`);
     throw err;
   }
+}
+
+/** What the operator reads about the AI: which model answers each tier, and what to do if none can. */
+export function describeAi(off: boolean, models: ModelLine[]): string[] {
+  if (off) return ['AI: off (--no-ai): chat answers ai_unavailable; the rest of SELF works'];
+  const lines = models.map((m) => {
+    if (m.model === null) return `AI ${m.tier}: no model for this tier`;
+    const why = m.reason === undefined ? '' : `: ${m.reason}`;
+    return `AI ${m.tier}: ${m.model} (${m.state}${why})`;
+  });
+  if (models.some((m) => m.state === 'unavailable'))
+    lines.push(
+      'AI: models marked unavailable cannot answer yet; `self ai pull <uri>` downloads one, `self up --model <file.gguf>` serves a file',
+    );
+  return lines;
 }
