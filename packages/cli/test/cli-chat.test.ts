@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -105,6 +105,22 @@ function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
+}
+
+/** The pid of `self up`'s inference service: its child process running the service's main module. */
+function inferenceServicePid(): number {
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== up!.pid) continue;
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('service/main.ts')) return Number(name);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  throw new Error('no inference service among the children of self up');
 }
 
 async function stopUp(): Promise<void> {
@@ -232,6 +248,32 @@ describe('the private AI from the command line', () => {
     await expect(wrongKey.models.list()).rejects.toMatchObject({ status: 401 });
   });
 
+  it('self chat without a message is an interactive chat (here on piped input)', () => {
+    const r = spawnSync(process.execPath, [BIN, 'chat'], {
+      input: 'What is on my list?\n/threads\n/exit\n',
+      env: { ...process.env, SELF_HOME: home, SELF_PASSPHRASE: PASS, SELF_SERVER: url },
+      timeout: 120_000,
+    });
+    const out = r.stdout.toString('utf8');
+    expect(r.status, r.stderr.toString('utf8')).toBe(0);
+    expect(out).toContain(`ai> ${TEST_MODEL_REPLY}\n`);
+    expect(out).toContain(firstThread);
+  });
+
+  it('the inference service is restarted when it dies, and chat works again', async () => {
+    const pid = inferenceServicePid();
+    process.kill(pid, 'SIGKILL');
+    let r: Run | null = null;
+    for (let i = 0; i < 30; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      r = await selfAsync(['chat', '--thread', firstThread, 'Are you back?']);
+      if (r.status === 0) break;
+      expect(r.err).toMatch(/ai_unavailable|inference_failed/);
+    }
+    expect(r?.out).toBe(`${TEST_MODEL_REPLY}\n`);
+    expect(inferenceServicePid()).not.toBe(pid);
+  }, 120_000);
+
   it('history survives a restart of the whole cloud', async () => {
     await stopUp();
     await startUp();
@@ -239,13 +281,13 @@ describe('the private AI from the command line', () => {
       self(['--json', 'chat', '--threads']),
     );
     const first = threads.find((t) => t.id === firstThread);
-    expect(first?.message_count).toBe(6);
+    expect(first?.message_count).toBe(8);
     const r = ok(self(['chat', '--thread', firstThread, 'Still there?']));
     expect(r.out).toBe(`${TEST_MODEL_REPLY}\n`);
     const again = json<{ threads: Array<{ id: string; message_count: number }> }>(
       self(['--json', 'chat', '--threads']),
     );
-    expect(again.threads.find((t) => t.id === firstThread)?.message_count).toBe(8);
+    expect(again.threads.find((t) => t.id === firstThread)?.message_count).toBe(10);
   }, 180_000);
 });
 
