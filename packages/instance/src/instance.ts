@@ -29,8 +29,11 @@ import {
   type AuditVerifyResult,
 } from './audit/index.js';
 import { AiError } from './ai/errors.js';
+import type { MemoryItem } from './ai/memory.js';
 import { NOT_RETRIEVED, type RetrievalIndex } from './ai/retrieval.js';
 import { AiState } from './ai/state.js';
+import type { MessageRecord, ThreadRecord } from './ai/threads.js';
+import type { UsageRow } from './ai/usage.js';
 import { isIndexableType } from './ai/text-extract.js';
 import { ensureInstanceKey, loadInstanceKey, type InstanceKeyInfo } from './instance-key.js';
 import { InstanceMeta } from './instance-meta.js';
@@ -247,6 +250,15 @@ export interface ExportView {
   get(ns: Namespace, collection: string, key: string): StoredObject | null;
   /** Up to `limit` (1..1000) audit entries from `fromSeq` on. */
   auditEntries(fromSeq: number, limit: number): AuditEntry[];
+  /**
+   * The assistant's state, read one row at a time (iterate each to its end or abandon it with
+   * `return()`, as `for…of` does): its threads by id, a thread's messages oldest first, memory items
+   * by id, and the months of usage oldest first.
+   */
+  aiThreads(): Iterable<ThreadRecord>;
+  aiMessages(threadId: string): Iterable<MessageRecord>;
+  aiMemory(): Iterable<MemoryItem>;
+  aiUsage(): Iterable<UsageRow>;
 }
 
 type Op = 'read' | 'write';
@@ -902,6 +914,7 @@ export class Instance {
     const store = this.store;
     const audit = this.audit;
     const namespacesStmt = this.namespacesStmt;
+    const ai = this.ai;
     const view: ExportView = {
       did: this.did,
       instanceId: this.instanceId,
@@ -916,6 +929,10 @@ export class Instance {
       list: (ns, collection, opts) => store.list(ns, collection, opts),
       get: (ns, collection, key) => store.get(ns, collection, key),
       auditEntries: (fromSeq, limit) => audit.range(fromSeq, limit),
+      aiThreads: () => ai.threads.iterateThreads(),
+      aiMessages: (threadId) => ai.threads.iterateMessages(threadId),
+      aiMemory: () => ai.memory.iterateAll(),
+      aiUsage: () => ai.usage.iterateMonths(),
     };
     let result: T;
     try {

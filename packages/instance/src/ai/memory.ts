@@ -59,6 +59,7 @@ function prepare(db: Database) {
       )
       .pluck(),
     recent: db.prepare<[number], MemoryRow>(`SELECT ${COLS} FROM ai_memory ORDER BY updated_at DESC LIMIT ?`),
+    every: db.prepare<[], MemoryRow>(`SELECT ${COLS} FROM ai_memory ORDER BY id`),
   };
 }
 
@@ -97,6 +98,14 @@ export class MemoryStore {
   /** Every item, oldest first (at most MEMORY_LIST_MAX). */
   list(): MemoryItem[] {
     return this.stmt.all.all(MEMORY_LIST_MAX).map(toItem);
+  }
+
+  /**
+   * Every item, oldest first, with no limit, read one row at a time (the export). Read-only; the
+   * connection's writes wait until the iteration ends or is abandoned.
+   */
+  *iterateAll(): Generator<MemoryItem, void, undefined> {
+    for (const row of this.stmt.every.iterate()) yield toItem(row);
   }
 
   count(): number {

@@ -158,6 +158,11 @@ function prepare(db: Database) {
     setSummary: db.prepare<[string, number, number, string]>(
       'UPDATE ai_threads SET summary = ?, summary_upto = ?, summary_messages = ? WHERE id = ?',
     ),
+    // For the export: the primary key's order, and the (thread_id, id) index's.
+    allThreads: db.prepare<[], ThreadRow>(`SELECT ${THREAD_COLS} FROM ai_threads ORDER BY id`),
+    threadMessages: db.prepare<[string], MessageRow>(
+      `SELECT ${MESSAGE_COLS} FROM ai_messages WHERE thread_id = ? ORDER BY id`,
+    ),
   };
 }
 
@@ -322,5 +327,18 @@ export class ThreadStore {
 
   setSummary(threadId: string, summary: string, upto: number, summarizedMessages: number): void {
     this.stmt.setSummary.run(summary, upto, summarizedMessages, threadId);
+  }
+
+  /**
+   * Every thread, by id, read one row at a time (the export). Read-only; the connection's writes
+   * wait until the iteration ends or is abandoned (`return()`, as `for…of` does on a throw).
+   */
+  *iterateThreads(): Generator<ThreadRecord, void, undefined> {
+    for (const row of this.stmt.allThreads.iterate()) yield toThread(row);
+  }
+
+  /** The thread's messages, oldest first, read one row at a time (the export; as iterateThreads). */
+  *iterateMessages(threadId: string): Generator<MessageRecord, void, undefined> {
+    for (const row of this.stmt.threadMessages.iterate(threadId)) yield toMessage(row);
   }
 }

@@ -36,7 +36,9 @@ export function nextMonthStart(ms: number): string {
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)).toISOString();
 }
 
-interface UsageRow {
+/** One month's stored counts (the export's `ai.usage` record). */
+export interface UsageRow {
+  /** 'YYYY-MM', UTC. */
   month: string;
   prompt_tokens: number;
   completion_tokens: number;
@@ -50,6 +52,9 @@ function prepare(db: Database) {
     ),
     recent: db.prepare<[number], UsageRow>(
       'SELECT month, prompt_tokens, completion_tokens, requests FROM ai_usage ORDER BY month DESC LIMIT ?',
+    ),
+    every: db.prepare<[], UsageRow>(
+      'SELECT month, prompt_tokens, completion_tokens, requests FROM ai_usage ORDER BY month',
     ),
     add: db.prepare<[string, number, number]>(
       `INSERT INTO ai_usage (month, prompt_tokens, completion_tokens, requests) VALUES (?, ?, ?, 1)
@@ -100,6 +105,21 @@ export class UsageMeter {
   /** The last `months` months that saw any use, newest first. */
   history(months = 12): MonthUsage[] {
     return this.stmt.recent.all(months).map(toUsage);
+  }
+
+  /**
+   * Every month that saw any use, oldest first, read one row at a time (the export). Read-only; the
+   * connection's writes wait until the iteration ends or is abandoned.
+   */
+  *iterateMonths(): Generator<UsageRow, void, undefined> {
+    for (const row of this.stmt.every.iterate()) {
+      yield {
+        month: row.month,
+        prompt_tokens: row.prompt_tokens,
+        completion_tokens: row.completion_tokens,
+        requests: row.requests,
+      };
+    }
   }
 
   budget(monthlyBudget: number | null): BudgetState {
