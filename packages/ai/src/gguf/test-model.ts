@@ -213,12 +213,32 @@ function f32ToF16(x: number): number {
   return sign | (exp << 10) | mant;
 }
 
+/**
+ * `count` word pieces `▁a`, `▁b`, … `▁aa`, … over ten letters, shortest first. The set is closed
+ * under prefixes, so SentencePiece's merges rebuild any generated word from its letters: the text a
+ * random model writes tokenizes back to about as many tokens as it was generated in, as with a
+ * trained vocabulary (pieces without their prefixes would fall back to one byte a character).
+ */
+function wordPieces(count: number): string[] {
+  const letters = 'etaoinshrd';
+  const out: string[] = [];
+  let level = [SPACE];
+  while (out.length < count) {
+    const next: string[] = [];
+    for (const prefix of level) for (const l of letters) next.push(prefix + l);
+    out.push(...next.slice(0, count - out.length));
+    level = next;
+  }
+  return out;
+}
+
 /** Writes a llama model with random Q8_0 weights: for measuring speed, never for answers. */
 export async function writeRandomModel(path: string, o: RandomModelOptions): Promise<void> {
   const vocab = baseVocab();
-  for (let i = vocab.tokens.length; i < o.vocab; i++) {
-    vocab.tokens.push(`${SPACE}w${i}`);
-    vocab.scores.push(-i);
+  for (const word of wordPieces(o.vocab - vocab.tokens.length)) {
+    vocab.tokens.push(word);
+    // Longer pieces win, as in a trained SentencePiece model.
+    vocab.scores.push(word.length);
     vocab.types.push(TOKEN_TYPE.normal);
   }
   const meta = commonMetadata(o.name ?? 'self-random-model', vocab, {
