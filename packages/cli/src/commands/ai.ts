@@ -70,7 +70,7 @@ export function registerAi(program: Command): void {
     if (wantsJson(program)) return console.log(JSON.stringify({ models: list.data }));
     if (list.data.length === 0) return step('your tier has no AI model on this cloud');
     list.data.forEach((m, i) => {
-      const ctxLen = m.context_length === undefined ? '' : `  context ${m.context_length} tokens`;
+      const ctxLen = !m.context_length ? '' : `  context ${m.context_length} tokens`;
       const state =
         m.state === undefined || m.state === 'ready'
           ? ''
