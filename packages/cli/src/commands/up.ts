@@ -166,6 +166,18 @@ export function registerUp(program: Command): void {
       const operatorTokenFile = cloudPaths(dataDir).operatorToken;
       log.info({ url, height: first.chain.latestHeight() }, 'SELF is up');
       const models = ai === null ? [] : await ai.describe();
+      // The handlers go in before the ready line: whoever reads it may signal at once.
+      const stopped = new Promise<void>((done) => {
+        const stop = (signal: string): void => {
+          log.info({ signal }, 'shutting down');
+          stopAll().then(done, (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            done();
+          });
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
       if (json)
         console.log(
           JSON.stringify({
@@ -181,18 +193,7 @@ export function registerUp(program: Command): void {
         );
         for (const line of describeAi(ai === null, models)) console.error(line);
       }
-
-      await new Promise<void>((done) => {
-        const stop = (signal: string): void => {
-          log.info({ signal }, 'shutting down');
-          stopAll().then(done, (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            done();
-          });
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
+      await stopped;
     });
 }
 
