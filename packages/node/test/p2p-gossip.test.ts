@@ -27,7 +27,8 @@ describe('gossip over libp2p', () => {
     // The bootstrap node relays between b and c: it must know both subscribed before anything is
     // sent (under load the second subscription can arrive late, and then only gossip's lazy
     // IHAVE path, heartbeats later, would deliver).
-    for (const topic of ['vote', 'tx', 'block']) await waitForMesh([a], topicName(CHAIN_ID, topic), 2);
+    for (const topic of ['vote', 'tx', 'block'] as const)
+      await waitForMesh([a], topicName(CHAIN_ID, topic), 2);
 
     const vote = voteBytes();
     b.node.broadcast({ t: 'vote', data: vote });
