@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
@@ -64,7 +65,8 @@ async function chooseCatalogue(opts: AiStackOptions): Promise<{ catalogue: Catal
               runtime: 'upstream',
               baseUrl: opts.upstream,
               upstreamModel: id,
-              apiKey: 'env:SELF_AI_UPSTREAM_KEY',
+              // Ollama and llama.cpp's server need no key: ask for one only when it is given.
+              ...(process.env.SELF_AI_UPSTREAM_KEY ? { apiKey: 'env:SELF_AI_UPSTREAM_KEY' } : {}),
               contextSize: opts.upstreamContext ?? 8192,
             },
           ],
@@ -83,8 +85,6 @@ async function chooseCatalogue(opts: AiStackOptions): Promise<{ catalogue: Catal
 
 export async function startAiStack(opts: AiStackOptions): Promise<AiStack> {
   const ai = await import('@self/ai');
-  if (opts.upstream !== undefined && process.env.SELF_AI_UPSTREAM_KEY === undefined)
-    process.env.SELF_AI_UPSTREAM_KEY = '';
   const { catalogue, origin } = await chooseCatalogue(opts);
   const cacheDir = modelCacheDir(opts.dataDir);
   const log = opts.logger.child({ component: 'ai' });
@@ -105,7 +105,7 @@ export async function startAiStack(opts: AiStackOptions): Promise<AiStack> {
   let closing = false;
   let restarts: number[] = [];
   let current: SpawnedInferenceService | null = null;
-  const key = (await import('node:crypto')).randomBytes(32).toString('base64url');
+  const key = randomBytes(32).toString('base64url');
   const spawnOnce = async (): Promise<SpawnedInferenceService> =>
     ai.spawnInferenceService(
       { ...config, key },

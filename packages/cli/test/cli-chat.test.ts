@@ -10,6 +10,7 @@ import { TEST_MODEL_REPLY } from '@self/ai';
 import { testModelPath } from '@self/ai/testing';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/free-port.js';
 
 /**
  * The private AI end to end, as the issue's "done when" reads: `self up` serving the project's test
@@ -96,17 +97,6 @@ async function startUp(): Promise<void> {
   url = ready.api_url;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 /** The pid of `self up`'s inference service: its child process running the service's main module. */
 function inferenceServicePid(): number {
   for (const name of readdirSync('/proc')) {
@@ -133,7 +123,7 @@ async function stopUp(): Promise<void> {
 
 beforeAll(async () => {
   modelPath = await testModelPath();
-  port = await freePort();
+  port = await freePort('127.0.0.1');
   await startUp();
   ok(self(['signup', '--tier', 'free']));
 }, 180_000);
