@@ -64,6 +64,8 @@ export interface AppRecord {
   app_id: string;
   owner: Address;
   name: string;
+  /** '' when the app has no logo. */
+  logo_uri: string;
   redirect_uris: string[];
   scopes: string[];
   active: boolean;

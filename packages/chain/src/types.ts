@@ -58,8 +58,22 @@ export interface TxBodies {
   'did.update': { document: DidDocumentData };
   'did.deactivate': Record<string, never>;
   'node.announce': { did: string; peer_id: string; multiaddrs: string[]; roles: string[]; version: string };
-  'app.register': { app_id: string; name: string; redirect_uris: string[]; scopes: string[] };
-  'app.update': { app_id: string; name: string; redirect_uris: string[]; scopes: string[]; active: boolean };
+  /** `logo_uri`: '' for none, else an https URL (or http on a loopback host) of the app's logo. */
+  'app.register': {
+    app_id: string;
+    name: string;
+    logo_uri: string;
+    redirect_uris: string[];
+    scopes: string[];
+  };
+  'app.update': {
+    app_id: string;
+    name: string;
+    logo_uri: string;
+    redirect_uris: string[];
+    scopes: string[];
+    active: boolean;
+  };
   /** A commitment (Merkle root) of consent grants, revocations or an audit segment. */
   anchor: { did: string; kind: AnchorKind; seq: number; root: Bytes; count: number };
   bond: { amount: number };

@@ -42,8 +42,9 @@ import {
   verifyVoteSignature,
   voteSignBytes,
 } from '../src/codec.js';
-import { encode, hashValue } from '../src/encoding.js';
+import { decode, encode, hashValue } from '../src/encoding.js';
 import { ChainError, type ChainErrorCode } from '../src/errors.js';
+import { parseTransaction } from '../src/schema/index.js';
 import {
   DOMAIN,
   type Block,
@@ -85,12 +86,14 @@ const BODIES: { [K in TxKind]: TxBodies[K] } = {
   'app.register': {
     app_id: `app_${'ab'.repeat(16)}`,
     name: 'Notes',
+    logo_uri: 'https://notes.example/logo.png',
     redirect_uris: ['https://notes.example/cb'],
     scopes: ['storage:read'],
   },
   'app.update': {
     app_id: `app_${'ab'.repeat(16)}`,
     name: 'Notes',
+    logo_uri: '',
     redirect_uris: ['https://notes.example/cb'],
     scopes: ['ai:chat'],
     active: false,
@@ -286,6 +289,18 @@ describe('strict decoding', () => {
     expectCode(() => decodeSignedTransaction(encode({ ...stx, tx: manyAddrs })), 'malformed');
     const dupScopes = tx('app.register', { ...BODIES['app.register'], scopes: ['ai:chat', 'ai:chat'] });
     expectCode(() => decodeSignedTransaction(encode({ ...stx, tx: dupScopes })), 'malformed');
+    // 512 bytes of logo URL is the bound, counted in UTF-8 bytes, not characters.
+    const logo = (path: string) =>
+      tx('app.register', { ...BODIES['app.register'], logo_uri: `https://l.example/${path}` });
+    const fits = 'x'.repeat(512 - 'https://l.example/'.length);
+    expect(() => decodeSignedTransaction(encode({ ...stx, tx: logo(fits) }))).not.toThrow();
+    expectCode(() => decodeSignedTransaction(encode({ ...stx, tx: logo(`${fits}x`) })), 'malformed');
+    expectCode(() => decodeSignedTransaction(encode({ ...stx, tx: logo(`${fits.slice(1)}é`) })), 'malformed');
+    const { logo_uri: _dropped, ...noLogo } = BODIES['app.register'];
+    expectCode(
+      () => decodeSignedTransaction(encode({ ...stx, tx: tx('app.register', noLogo as never) })),
+      'malformed',
+    );
     expectCode(() => decodeProposal(encode({ ...proposal, pol_round: -2 })), 'malformed');
   });
 });
@@ -412,6 +427,18 @@ describe('documented vectors', () => {
     const decoded = decodeSignedTransaction(fromHex(v.encoded));
     expect(addressFromPublicKey(decoded.signer)).toBe(v.address);
     expect(verifyTransactionSignature(decoded)).toBe(true);
+  });
+
+  it('app.register with a logo: canonical CBOR and hash', () => {
+    const v = docVector<{
+      tx: Transaction<'app.register'>;
+      tx_cbor: string;
+      signer: string;
+      tx_hash: string;
+    }>(DOC, 'app-register-tx');
+    expect(toHex(encode(v.tx))).toBe(v.tx_cbor);
+    expect(parseTransaction(decode(fromHex(v.tx_cbor)))).toEqual(v.tx);
+    expect(toHex(txHash({ tx: v.tx, signer: fromHex(v.signer) }))).toBe(v.tx_hash);
   });
 
   it('tx root of three hashes and of none', () => {

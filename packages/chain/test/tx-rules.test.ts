@@ -239,9 +239,13 @@ describe('stateless checks', () => {
     );
   });
 
-  const app = (redirect_uris: string[], scopes: string[]) =>
+  const app = (redirect_uris: string[], scopes: string[], logo_uri = '') =>
     signTransaction(
-      tx('app.register', { app_id: deriveAppId(alice.address, 1), name: 'Notes', redirect_uris, scopes }, 1),
+      tx(
+        'app.register',
+        { app_id: deriveAppId(alice.address, 1), name: 'Notes', logo_uri, redirect_uris, scopes },
+        1,
+      ),
       alice.account,
     );
 
@@ -263,6 +267,25 @@ describe('stateless checks', () => {
     'ftp://x.example/',
   ])('rejects redirect URI %s', (uri) => {
     expectCode(() => checkStateless(app([uri], ['storage:read']), STATELESS), 'invalid_body');
+  });
+
+  it.each(['', 'https://notes.example/logo.png', 'http://localhost:8080/logo.svg'])(
+    'accepts logo URI %j',
+    (logo) => {
+      expect(() => checkStateless(app(['https://a.example/cb'], ['ai:chat'], logo), STATELESS)).not.toThrow();
+    },
+  );
+
+  it.each([
+    'http://notes.example/logo.png',
+    'https://notes.example/logo.png#x',
+    'data:image/png;base64,AA',
+    ' ',
+  ])('rejects logo URI %j', (logo) => {
+    expectCode(
+      () => checkStateless(app(['https://a.example/cb'], ['ai:chat'], logo), STATELESS),
+      'invalid_body',
+    );
   });
 
   it('accepts the pinned scopes and collection scopes only', () => {
@@ -558,7 +581,13 @@ describe('apps', () => {
     signTransaction(
       tx(
         'app.register',
-        { app_id: appId, name: 'Notes', redirect_uris: ['https://n.example/cb'], scopes: ['storage:read'] },
+        {
+          app_id: appId,
+          name: 'Notes',
+          logo_uri: 'https://n.example/logo.png',
+          redirect_uris: ['https://n.example/cb'],
+          scopes: ['storage:read'],
+        },
         nonce,
       ),
       owner.account,
@@ -569,7 +598,12 @@ describe('apps', () => {
     const id = deriveAppId(alice.address, 1);
     expect(id).toMatch(/^app_[0-9a-f]{32}$/);
     run(state, register(alice, 1), 2);
-    expect(getApp(state, id)).toMatchObject({ owner: alice.address, active: true, created_height: 2 });
+    expect(getApp(state, id)).toMatchObject({
+      owner: alice.address,
+      logo_uri: 'https://n.example/logo.png',
+      active: true,
+      created_height: 2,
+    });
     const update = (signer: AccountKeys, nonce: number, appId = id) =>
       signTransaction(
         tx(
@@ -577,6 +611,7 @@ describe('apps', () => {
           {
             app_id: appId,
             name: 'Notes 2',
+            logo_uri: '',
             redirect_uris: ['https://n.example/cb2'],
             scopes: ['ai:chat'],
             active: false,
@@ -594,6 +629,7 @@ describe('apps', () => {
     run(state, update(alice, 2), 3);
     expect(getApp(state, id)).toMatchObject({
       name: 'Notes 2',
+      logo_uri: '',
       scopes: ['ai:chat'],
       active: false,
       updated_height: 3,

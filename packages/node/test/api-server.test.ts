@@ -289,7 +289,13 @@ describe('node API over a real chain', () => {
       h.faucet,
       h.chainId,
       'app.register',
-      { app_id: appId, name: 'Notes', redirect_uris: ['https://notes.example/cb'], scopes: ['profile:read'] },
+      {
+        app_id: appId,
+        name: 'Notes',
+        logo_uri: 'https://notes.example/logo.png',
+        redirect_uris: ['https://notes.example/cb'],
+        scopes: ['profile:read'],
+      },
       nonce,
     );
     const submitted = await postJson(`${h.url}/v1/transactions`, { tx: tx.hex });
@@ -300,7 +306,9 @@ describe('node API over a real chain', () => {
     expect(app.body).toMatchObject({
       app_id: appId,
       owner: h.faucetAddress,
+      owner_did: `did:self:${h.faucetAddress}`,
       name: 'Notes',
+      logo_uri: 'https://notes.example/logo.png',
       redirect_uris: ['https://notes.example/cb'],
       scopes: ['profile:read'],
       active: true,

@@ -27,6 +27,8 @@ export const LIMITS = {
   maxAppNameChars: 64,
   maxRedirectUris: 10,
   maxRedirectUriChars: 512,
+  /** UTF-8 bytes of an app's logo URL ('' for none). */
+  maxLogoUriBytes: 512,
   maxScopes: 16,
   maxScopeChars: 64,
   /** An encoded SignedVote inside evidence or a commit certificate. */

@@ -1,3 +1,4 @@
+import { utf8 } from '@self/crypto';
 import {
   ANCHOR_KINDS,
   DELEGATE_PURPOSES,
@@ -95,9 +96,14 @@ function appFields(o: Record<string, unknown>, path: string) {
     str(v, p, LIMITS.maxScopeChars),
   );
   unique(scopes, `${path}.scopes`);
+  const logo_uri = str(o.logo_uri, `${path}.logo_uri`, LIMITS.maxLogoUriBytes, { min: 0 });
+  // The bound is in bytes: UTF-16 units undercount non-ASCII text in what nodes store.
+  if (utf8(logo_uri).length > LIMITS.maxLogoUriBytes)
+    malformed(`${path}.logo_uri`, `at most ${LIMITS.maxLogoUriBytes} bytes of UTF-8`);
   return {
     app_id: str(o.app_id, `${path}.app_id`, 36, { re: LIMITS.appIdRe }),
     name: str(o.name, `${path}.name`, LIMITS.maxAppNameChars),
+    logo_uri,
     redirect_uris,
     scopes,
   };
@@ -139,11 +145,11 @@ const BODY_PARSERS: { [K in TxKind]: BodyParser<K> } = {
     };
   },
   'app.register': (v, p) => {
-    const o = record(v, p, ['app_id', 'name', 'redirect_uris', 'scopes']);
+    const o = record(v, p, ['app_id', 'name', 'logo_uri', 'redirect_uris', 'scopes']);
     return appFields(o, p);
   },
   'app.update': (v, p) => {
-    const o = record(v, p, ['app_id', 'name', 'redirect_uris', 'scopes', 'active']);
+    const o = record(v, p, ['app_id', 'name', 'logo_uri', 'redirect_uris', 'scopes', 'active']);
     return { ...appFields(o, p), active: bool(o.active, `${p}.active`) };
   },
   anchor: (v, p) => {

@@ -9,7 +9,7 @@ import {
 import { ChainError } from '../errors.js';
 import type { DidDocumentData, Transaction, TxBodies, TxKind } from '../types.js';
 import { isValidScope } from './scopes.js';
-import { isValidRedirectUri, isValidServiceEndpoint } from './urls.js';
+import { isValidLogoUri, isValidRedirectUri, isValidServiceEndpoint } from './urls.js';
 
 /**
  * Semantic body rules, checked after the shape (schema/transaction.ts). They need no state, so
@@ -67,6 +67,8 @@ export function checkDidDocument(doc: DidDocumentData): void {
 
 function checkApp(body: TxBodies['app.register']): void {
   if (body.name.trim() === '') invalid('app name is blank');
+  if (!isValidLogoUri(body.logo_uri))
+    invalid('logo_uri must be empty or an https URL or http on a loopback host, without fragment');
   if (body.redirect_uris.length === 0) invalid('an app needs at least one redirect URI');
   body.redirect_uris.forEach((uri, i) => {
     if (!isValidRedirectUri(uri))

@@ -20,6 +20,14 @@ export function isValidRedirectUri(text: string): boolean {
   return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
 }
 
+/**
+ * An app's logo: '' for none, else the redirect-URI form (https, or http on a loopback host; no
+ * fragment, no credentials), so a consent screen never loads it from an arbitrary scheme.
+ */
+export function isValidLogoUri(text: string): boolean {
+  return text === '' || isValidRedirectUri(text);
+}
+
 /** DID service endpoints: absolute http(s) or ws(s) URLs without credentials. */
 export function isValidServiceEndpoint(text: string): boolean {
   const url = parseUrl(text);

@@ -333,7 +333,9 @@ export type ValidatorsJson = Static<typeof ValidatorsJson>;
 export const AppJson = Type.Object({
   app_id: Type.String(),
   owner: Address,
+  owner_did: Type.String({ description: 'did:self:<owner>' }),
   name: Type.String(),
+  logo_uri: Type.String({ description: "'' when the app has no logo" }),
   redirect_uris: Type.Array(Type.String()),
   scopes: Type.Array(Type.String()),
   active: Type.Boolean(),

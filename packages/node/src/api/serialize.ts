@@ -1,4 +1,4 @@
-import { addressFromPublicKey, fromHex, toHex } from '@self/crypto';
+import { addressFromPublicKey, didFromAddress, fromHex, toHex } from '@self/crypto';
 import {
   decodeSignedTransaction,
   decodeSignedVote,
@@ -204,7 +204,9 @@ export function appJson(app: AppRecord, proof: RecordProofJson): AppJson {
   return {
     app_id: app.app_id,
     owner: app.owner,
+    owner_did: didFromAddress(app.owner),
     name: app.name,
+    logo_uri: app.logo_uri,
     redirect_uris: [...app.redirect_uris],
     scopes: [...app.scopes],
     active: app.active,
