@@ -94,3 +94,4 @@ export {
 } from './sealed-box.js';
 export * from './identity.js';
 export * from './sign-in.js';
+export * from './consent.js';
