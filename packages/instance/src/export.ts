@@ -12,6 +12,12 @@ import {
 } from './ai/json.js';
 import { THREAD_ID_RE, type MessageMeta } from './ai/threads.js';
 import { AUDIT_RANGE_MAX, entryFromJson, entryHash, entryToJson, type AuditEntry } from './audit/index.js';
+import {
+  grantExportJson,
+  grantRecordProblem,
+  grantSignatureHolds,
+  type GrantExportJson,
+} from './grants/export-record.js';
 import type { ExportView, Instance } from './instance.js';
 import { InstanceError } from './store/errors.js';
 import { checkCollection, encodeKey, isNamespace, type Namespace } from './store/names.js';
@@ -21,11 +27,11 @@ import { LIST_MAX_LIMIT } from './store/store.js';
  * The person's export: everything an instance holds, in an open format any tool can read
  * (design §5: "the person can export all of their data in an open format at any time").
  *
- * Format `self-export` version 2: one UTF-8 file of JSON Lines (one JSON object per line, each line
+ * Format `self-export` version 3: one UTF-8 file of JSON Lines (one JSON object per line, each line
  * ending in "\n", no blank lines), in this order:
  *
  *   1. header, once:
- *        {"format":"self-export","v":2,"did":"did:self:…","instance_id":"…","exported_at":<ms>}
+ *        {"format":"self-export","v":3,"did":"did:self:…","instance_id":"…","exported_at":<ms>}
  *   2. one line per object, person's namespace first, then apps' namespaces by name; collections by
  *      name; keys in UTF-8 byte order:
  *        {"ns":"person"|"app:<appId>","collection":"notes","key":"…","content_type":"text/plain",
@@ -46,14 +52,24 @@ import { LIST_MAX_LIMIT } from './store/store.js';
  *             "message_id":<id>|null},"created_at":<ms>,"updated_at":<ms>}}
  *      c. one line per UTC month that saw any use, oldest first:
  *           {"ai.usage":{"month":"YYYY-MM","prompt_tokens":<n>,"completion_tokens":<n>,"requests":<n>}}
- *   5. the end line, once, last:
+ *   5. one line per grant the person signed for an app, revoked ones included, in the order stored
+ *      (grants/export-record.ts; bytes base64url without padding):
+ *        {"grant":{"id":"gr_…","app_id":"app_…","scopes":["…"],"origin":"https://…",
+ *          "issued_at":<ms>,"expires_at":<ms>,"created_at":<ms>,"revoked_at":<ms>|null,
+ *          "revoked_by":"person"|"app"|null,"last_used_at":<ms>|null,"uses":<n>,
+ *          "public_key":"…","signature":"…"}}
+ *      Each grant's signature is the person's over its consent statement (docs/protocol/consent.md)
+ *      and is checked on reading.
+ *   6. the end line, once, last:
  *        {"end":true,"objects":<count>,"audit_entries":<count>,"ai_threads":<count>,
- *         "ai_messages":<count>,"ai_memory":<count>,"ai_usage":<count>,"sha256":"<hex>"}
+ *         "ai_messages":<count>,"ai_memory":<count>,"ai_usage":<count>,"grants":<count>,
+ *         "sha256":"<hex>"}
  *      where sha256 is the SHA-256 of every byte of the file before the end line (all earlier lines
  *      with their "\n").
  *
- * Version 1 is the same without section 4 and the end line's four `ai_` counts
- * ({"end":true,"objects":…,"audit_entries":…,"sha256":…}); readExportRecords reads both.
+ * Version 2 is the same without section 5 and the end line's `grants` count; version 1 also
+ * without section 4 and the end line's four `ai_` counts ({"end":true,"objects":…,
+ * "audit_entries":…,"sha256":…}). readExportRecords reads all three.
  * Everything in the archive is read in one read transaction, so the objects, the audit log and the
  * assistant's state are one consistent snapshot. The retrieval index (ai_docs, ai_vectors) is not
  * exported: it is derived from the objects and rebuilt from them.
@@ -66,9 +82,9 @@ import { LIST_MAX_LIMIT } from './store/store.js';
  */
 export const EXPORT_FORMAT = 'self-export';
 /** The version exportInstance writes. */
-export const EXPORT_VERSION = 2;
+export const EXPORT_VERSION = 3;
 /** The versions readExportRecords reads. */
-export const EXPORT_VERSIONS_READ = [1, 2] as const;
+export const EXPORT_VERSIONS_READ = [1, 2, 3] as const;
 
 export interface ExportHeader {
   format: typeof EXPORT_FORMAT;
@@ -100,6 +116,8 @@ export interface ExportResult extends ExportAiCounts {
   path: string;
   objects: number;
   auditEntries: number;
+  /** Grants (0 in a version 1 or 2 archive). */
+  grants: number;
   /** The end line's sha256. */
   sha256: string;
   /** Size of the archive in bytes. */
@@ -246,6 +264,11 @@ function writeArchive(view: ExportView, tmp: string, exportedAt: number): Omit<E
       w.line({ 'ai.usage': usage });
       ai.aiUsage++;
     }
+    let grants = 0;
+    for (const grant of view.grants()) {
+      w.line({ grant: grantExportJson(grant) });
+      grants++;
+    }
     const digest = w.digest();
     w.line(
       {
@@ -256,12 +279,13 @@ function writeArchive(view: ExportView, tmp: string, exportedAt: number): Omit<E
         ai_messages: ai.aiMessages,
         ai_memory: ai.aiMemory,
         ai_usage: ai.aiUsage,
+        grants,
         sha256: digest,
       },
       false,
     );
     w.finish();
-    return { objects, auditEntries, ...ai, sha256: digest, bytes: w.bytes };
+    return { objects, auditEntries, grants, ...ai, sha256: digest, bytes: w.bytes };
   } catch (err) {
     w.close();
     throw err;
@@ -354,12 +378,15 @@ export type ExportRecord =
   | { type: 'ai.thread'; thread: ThreadJson }
   | { type: 'ai.message'; message: MessageJson }
   | { type: 'ai.memory'; item: MemoryItemJson }
-  | { type: 'ai.usage'; usage: AiUsageJson };
+  | { type: 'ai.usage'; usage: AiUsageJson }
+  | { type: 'grant'; grant: GrantExportJson };
 
 export interface ExportSummary extends ExportAiCounts {
   header: ExportHeader;
   objects: number;
   auditEntries: number;
+  /** Grants (0 in a version 1 or 2 archive). */
+  grants: number;
   /** The verified end-line sha256. */
   sha256: string;
   bytes: number;
@@ -453,6 +480,16 @@ const OBJECT_KEYS = [
 ] as const;
 const AUDIT_KEYS = ['audit', 'hash'] as const;
 const END_KEYS_V1 = ['end', 'objects', 'audit_entries', 'sha256'] as const;
+const END_KEYS_V2 = [
+  'end',
+  'objects',
+  'audit_entries',
+  'ai_threads',
+  'ai_messages',
+  'ai_memory',
+  'ai_usage',
+  'sha256',
+] as const;
 const END_KEYS = [
   'end',
   'objects',
@@ -461,6 +498,7 @@ const END_KEYS = [
   'ai_messages',
   'ai_memory',
   'ai_usage',
+  'grants',
   'sha256',
 ] as const;
 const THREAD_KEYS = [
@@ -491,7 +529,7 @@ type AiType = (typeof AI_TYPES)[number];
 const MONTH_RE = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /** The archive's sections, in the order they come. */
-const Section = { Objects: 1, Audit: 2, Threads: 3, Memory: 4, Usage: 5 } as const;
+const Section = { Objects: 1, Audit: 2, Threads: 3, Memory: 4, Usage: 5, Grants: 6 } as const;
 type Section = (typeof Section)[keyof typeof Section];
 const SECTION_NAMES: Record<Section, string> = {
   [Section.Objects]: 'the objects',
@@ -499,6 +537,7 @@ const SECTION_NAMES: Record<Section, string> = {
   [Section.Threads]: "the assistant's threads",
   [Section.Memory]: 'the memory items',
   [Section.Usage]: 'the usage months',
+  [Section.Grants]: 'the grants',
 };
 
 /** Says what is wrong with a record; the caller throws it. */
@@ -609,10 +648,11 @@ function parseUsage(v: unknown, bad: Bad): AiUsageJson {
 }
 
 /**
- * Reads an archive (version 1 or 2) line by line and checks it: the header, the shape and order of
- * every line, each object's etag against its value, each audit entry's hash and link to the one
+ * Reads an archive (version 1, 2 or 3) line by line and checks it: the header, the shape and order
+ * of every line, each object's etag against its value, each audit entry's hash and link to the one
  * before, the assistant's records (their shapes; threads, memory items and months in order, each
- * message after its thread's line and in id order), the end line's counts and its sha256 over
+ * message after its thread's line and in id order), each grant's shape and the person's signature
+ * over it (each id once), the end line's counts and its sha256 over
  * everything before it, and that nothing follows the end line. Yields the records as it goes and
  * returns the summary once the end line checked out; throws ExportError at the first problem.
  * Records yielded before the return are not yet covered by the final sha256: trust them only once
@@ -637,6 +677,7 @@ export function* readExportRecords(
   let lastMessageId = 0;
   let lastMemoryId = 0;
   let lastMonth = '';
+  const grantIds = new Set<string>();
 
   for (const { raw, line } of fileLines(path, maxLineBytes)) {
     const malformed = (reason: string, message: string): ExportError =>
@@ -682,8 +723,10 @@ export function* readExportRecords(
 
     if (Object.hasOwn(value, 'end')) {
       const v1 = header.v === 1;
+      const endKeys = v1 ? END_KEYS_V1 : header.v === 2 ? END_KEYS_V2 : END_KEYS;
       if (
-        !hasExactKeys(value, v1 ? END_KEYS_V1 : END_KEYS) ||
+        !hasExactKeys(value, endKeys) ||
+        (header.v === 3 && !isUint(value.grants)) ||
         value.end !== true ||
         !isUint(value.objects) ||
         !isUint(value.audit_entries) ||
@@ -719,7 +762,13 @@ export function* readExportRecords(
           `the end line counts ${value.ai_threads} threads, ${value.ai_messages} messages, ${value.ai_memory} memory items and ${value.ai_usage} usage months; the archive holds ${ai.aiThreads}, ${ai.aiMessages}, ${ai.aiMemory} and ${ai.aiUsage}`,
         );
       }
-      summary = { header, objects, auditEntries, ...ai, sha256: digest, bytes: 0 };
+      if (header.v === 3 && value.grants !== grantIds.size) {
+        throw malformed(
+          'counts',
+          `the end line counts ${value.grants} grants; the archive holds ${grantIds.size}`,
+        );
+      }
+      summary = { header, objects, auditEntries, grants: grantIds.size, ...ai, sha256: digest, bytes: 0 };
       continue;
     }
 
@@ -747,6 +796,24 @@ export function* readExportRecords(
       prevHash = computed;
       auditEntries++;
       yield { type: 'audit', entry, hash: computed };
+      continue;
+    }
+
+    if (Object.hasOwn(value, 'grant')) {
+      if (header.v < 3) throw malformed('version', `a grant line in a version ${header.v} archive`);
+      if (!hasExactKeys(value, ['grant']))
+        throw malformed('grant', 'a grant line holds fields besides "grant"');
+      enter(Section.Grants, 'a grant line');
+      const body = value.grant;
+      const problem = isRecord(body) ? grantRecordProblem(body) : 'not an object';
+      if (problem !== null) throw malformed('grant', `a malformed grant record: ${problem}`);
+      const grant = body as unknown as GrantExportJson;
+      if (grantIds.has(grant.id)) throw malformed('order', `grant ${grant.id} appears twice`);
+      if (!grantSignatureHolds(header.did, grant)) {
+        throw mismatch('grant_signature', `grant ${grant.id} is not signed by ${header.did}`);
+      }
+      grantIds.add(grant.id);
+      yield { type: 'grant', grant };
       continue;
     }
 
@@ -832,7 +899,7 @@ export function* readExportRecords(
         'object',
         header.v === 1
           ? 'not a header, object, audit or end line'
-          : `not a header, object, audit, ${AI_TYPES.join(', ')} or end line`,
+          : `not a header, object, audit, ${AI_TYPES.join(', ')}${header.v === 3 ? ', grant' : ''} or end line`,
       );
     }
     enter(Section.Objects, 'an object line');
@@ -904,6 +971,7 @@ export function readExport(
     onAiMessage?: (message: MessageJson) => void;
     onAiMemory?: (item: MemoryItemJson) => void;
     onAiUsage?: (usage: AiUsageJson) => void;
+    onGrant?: (grant: GrantExportJson) => void;
   } = {},
 ): ExportSummary {
   const records = readExportRecords(path, opts);
@@ -929,6 +997,9 @@ export function readExport(
         break;
       case 'ai.usage':
         opts.onAiUsage?.(record.usage);
+        break;
+      case 'grant':
+        opts.onGrant?.(record.grant);
         break;
     }
   }

@@ -14,3 +14,4 @@ export * from './server/index.js';
 export * from './anchor/index.js';
 export * from './process/index.js';
 export * from './ai/index.js';
+export * from './grants/index.js';

@@ -35,6 +35,8 @@ import { AiState } from './ai/state.js';
 import type { MessageRecord, ThreadRecord } from './ai/threads.js';
 import type { UsageRow } from './ai/usage.js';
 import { isIndexableType } from './ai/text-extract.js';
+import { GrantError } from './grants/errors.js';
+import { GrantStore, type GrantRecord } from './grants/store.js';
 import { ensureInstanceKey, loadInstanceKey, type InstanceKeyInfo } from './instance-key.js';
 import { InstanceMeta } from './instance-meta.js';
 import { InstanceError } from './store/errors.js';
@@ -79,10 +81,11 @@ import {
  * Directory layout (mode 0700):
  *   instance.json  what the instance is: {v: 1, instance_id, did, tier, quota_bytes, created_at}
  *   keys.json      the wrapped data key (vault.ts)
- *   instance.db    the encrypted SQLite database: objects, usage counters, audit log
+ *   instance.db    the encrypted SQLite database: objects, usage counters, audit log, grants
  *   blobs/         encrypted values over 64 KiB
  *
- * Every access (put, get, list, delete, collections, export, and each AI access through aiAction)
+ * Every access (put, get, list, delete, collections, export, and each access through action():
+ * the assistant's, the grants', the profile's)
  * appends exactly one audit entry:
  *   - allowed and done: outcome `ok`, in the same transaction as the data change, so a change is
  *     never committed without its entry and an entry never claims a change that rolled back;
@@ -128,11 +131,13 @@ export interface InstanceFile {
  * own namespace (`app:<appId>`) with `storage:read` / `storage:write`, and reaches a person
  * collection only with that collection's scope: `storage:<collection>:read` for get/list,
  * `storage:<collection>:write` for put/delete — the OAuth scopes of the chain's `app.register`
- * and consents (packages/chain/src/tx/scopes.ts). The gateway builds the Actor from a verified
- * session or token; the instance trusts it as given.
+ * and consents (packages/chain/src/tx/scopes.ts). The HTTP server builds an app's Actor only from
+ * an access token it verified itself against a grant it holds (grants/tokens.ts), and names that
+ * grant in `grantId`; the Instance trusts the Actor it is given.
  */
 export type Actor =
-  { kind: 'person'; did: string } | { kind: 'app'; did: string; appId: string; scopes: readonly string[] };
+  | { kind: 'person'; did: string }
+  | { kind: 'app'; did: string; appId: string; scopes: readonly string[]; grantId?: string };
 
 /** Which namespace an access addresses. */
 export interface AccessOptions {
@@ -172,6 +177,30 @@ export function isAccessError(error: unknown): error is AccessError {
 /** The scopes of the assistant: `ai:chat` to chat with it, `ai:memory` for its memory items. */
 export type AiScope = 'ai:chat' | 'ai:memory';
 
+/** One access that is not to an object (grants, the profile, the assistant), as Instance.action checks and audits it. */
+export interface ActionSpec {
+  /** The audit action: `grant.create`, `profile.read`, `ai.chat`… */
+  action: string;
+  /** The scope the entry records, and the one an app must hold when `apps` is `scoped`. */
+  scope: string;
+  /** What is acted on: `grants/<id>`, `person/profile/me`… */
+  object: string;
+  /**
+   * Which apps may: `none` (the person only), `scoped` (apps holding `scope`), `any` (an app acting
+   * on what is its own, its grant, which needs no scope).
+   */
+  apps: 'none' | 'scoped' | 'any';
+}
+
+/** An access to audit as refused that never reached the Instance: an app token the server refused. */
+export interface DeniedAccess {
+  actor: string;
+  app: string | null;
+  scope: string;
+  action: string;
+  object: string;
+}
+
 /** One access to the assistant, as Instance.aiAction checks and audits it. */
 export interface AiActionSpec {
   /** The audit action: `ai.chat`, `ai.thread.read`, `ai.memory.update`, `ai.completions`… */
@@ -193,6 +222,9 @@ export interface AiActionTicket {
   ok<T>(run: () => T): T;
   fail(err: unknown): void;
 }
+
+/** What Instance.action hands out: settle it once, like an AiActionTicket. */
+export type ActionTicket = AiActionTicket;
 
 export interface CreateInstanceOptions {
   /** The instance directory; must not exist, or be an empty directory. Parents are created. */
@@ -259,6 +291,8 @@ export interface ExportView {
   aiMessages(threadId: string): Iterable<MessageRecord>;
   aiMemory(): Iterable<MemoryItem>;
   aiUsage(): Iterable<UsageRow>;
+  /** The grants the person signed, in the order they were stored, revoked ones included. */
+  grants(): Iterable<GrantRecord>;
 }
 
 type Op = 'read' | 'write';
@@ -313,10 +347,14 @@ function errorCode(err: unknown): string {
     err instanceof InstanceError ||
     err instanceof AuditError ||
     err instanceof VaultError ||
-    err instanceof AiError
+    err instanceof AiError ||
+    err instanceof GrantError
   ) {
     return err.code;
   }
+  // The API's own errors (server/errors.ts) carry a stable snake_case code too.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(code)) return code;
   return 'internal';
 }
 
@@ -489,6 +527,7 @@ export class Instance {
   private readonly meta: InstanceMeta;
   private readonly key: InstanceKeyInfo;
   private readonly ai: AiState;
+  private readonly grantStore: GrantStore;
   private signingKey: SigningKey | null = null;
 
   private constructor(
@@ -505,6 +544,7 @@ export class Instance {
     this.meta = new InstanceMeta(db);
     this.key = ensureInstanceKey(this.meta);
     this.ai = new AiState(db, now, (index) => this.indexExisting(index));
+    this.grantStore = new GrantStore(db, file.did, now);
   }
 
   /**
@@ -815,6 +855,20 @@ export class Instance {
    * entries name only the action, the scope and the object.
    */
   aiAction(actor: Actor, spec: AiActionSpec): AiActionTicket {
+    return this.action(
+      actor,
+      { ...spec, apps: spec.apps ? 'scoped' : 'none' },
+      'only the person who owns this instance uses this; apps reach the assistant through the OpenAI-compatible API with the ai:chat scope',
+    );
+  }
+
+  /**
+   * Checks an access that is not to an object and audits it like a data access: the person (the
+   * instance's own DID) may; an app as `spec.apps` says. A refusal is a `denied` entry and
+   * AccessError('forbidden') (`appMessage` says why to an app refused outright). Otherwise the
+   * returned ticket records the outcome: one `ok` or `error` entry (AiActionTicket).
+   */
+  action(actor: Actor, spec: ActionSpec, appMessage?: string): ActionTicket {
     this.checkOpen();
     checkActor(actor);
     const app = actor.kind === 'app' ? actor.appId : null;
@@ -825,19 +879,18 @@ export class Instance {
       action: spec.action,
       object: spec.object,
     };
-    if (actor.kind === 'person' && actor.did !== this.did) this.deny(base, 'person', 'ai');
-    if (actor.kind === 'app' && !spec.apps) {
-      this.deny(
-        base,
-        'app',
-        'ai',
-        'only the person who owns this instance uses this; apps reach the assistant through the OpenAI-compatible API with the ai:chat scope',
-      );
+    // What a refusal names as its namespace: `ai`, `grant`, `profile`.
+    const area = spec.action.split('.')[0]!;
+    if (actor.kind === 'person' && actor.did !== this.did) this.deny(base, 'person', area);
+    if (actor.kind === 'app' && spec.apps === 'none') {
+      this.deny(base, 'app', area, appMessage ?? 'only the person who owns this instance does this');
     }
-    if (actor.kind === 'app' && !actor.scopes.includes(spec.scope)) this.deny(base, 'app', 'ai');
+    if (actor.kind === 'app' && spec.apps === 'scoped' && !actor.scopes.includes(spec.scope)) {
+      this.deny(base, 'app', area);
+    }
     let settled = false;
     const settle = (): void => {
-      if (settled) throw new Error('an AI action is settled once');
+      if (settled) throw new Error('an action is settled once');
       settled = true;
     };
     return {
@@ -850,6 +903,41 @@ export class Instance {
         this.auditFailure(base, err);
       },
     };
+  }
+
+  /**
+   * Appends a `denied` entry for an access refused before it became an Actor (an app whose token
+   * or grant the server refused): the refusal is in the log like any other.
+   */
+  auditDenied(access: DeniedAccess): void {
+    this.checkOpen();
+    this.audit.append({ ...access, outcome: 'denied' });
+  }
+
+  // ---- grants and the profile ----------------------------------------------------------------------
+
+  /**
+   * The grants this instance holds (grants/store.ts), for the grant actions, the app token check
+   * and the anchorer; those check and audit every access on someone's behalf with action() first.
+   */
+  grants(): GrantStore {
+    this.checkOpen();
+    return this.grantStore;
+  }
+
+  /**
+   * The person's profile (their collection `profile`, key `me`), or null when they have none. The
+   * person, or an app holding `profile:read` (no collection scope needed: this one object is what
+   * the scope grants). Audited as `profile.read`.
+   */
+  readProfile(actor: Actor): StoredObject | null {
+    const ticket = this.action(actor, {
+      action: 'profile.read',
+      scope: 'profile:read',
+      object: `${PERSON_NAMESPACE}/profile/me`,
+      apps: 'scoped',
+    });
+    return ticket.ok(() => this.store.get(PERSON_NAMESPACE, 'profile', 'me'));
   }
 
   // ---- audit log --------------------------------------------------------------------------------
@@ -933,6 +1021,7 @@ export class Instance {
       aiMessages: (threadId) => ai.threads.iterateMessages(threadId),
       aiMemory: () => ai.memory.iterateAll(),
       aiUsage: () => ai.usage.iterateMonths(),
+      grants: () => this.grantStore.iterate(),
     };
     let result: T;
     try {
@@ -964,6 +1053,11 @@ export class Instance {
     if (this.closed) return;
     this.closed = true;
     this.signingKey = null;
+    try {
+      this.grantStore.flushUses();
+    } catch {
+      // counting uses is best effort: closing must go on
+    }
     this.store.close();
   }
 
@@ -1035,7 +1129,7 @@ export class Instance {
     }
   }
 
-  private deny(base: AuditBase, who: 'person' | 'app', ns: Namespace | 'ai', message?: string): never {
+  private deny(base: AuditBase, who: 'person' | 'app', ns: string, message?: string): never {
     this.audit.append({ ...base, outcome: 'denied' });
     throw new AccessError(
       message ??

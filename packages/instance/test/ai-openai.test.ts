@@ -13,6 +13,7 @@ import {
   tempRoot,
   type ServedInstance,
 } from './fixtures/ai-helpers.js';
+import { testAppId } from './fixtures/app-tokens.js';
 import { createTestInstance, testKeys } from './fixtures/instance-helpers.js';
 import { spawnInstanceProcess } from './fixtures/process-helpers.js';
 
@@ -31,12 +32,8 @@ let s: ServedInstance;
 let gateway: { url: string; close: () => Promise<void> };
 const served: ServedInstance[] = [];
 
-/** Tokens of the test gateway, and who each one is. */
-const TOKENS: Record<string, Record<string, string>> = {
-  'person-token': PERSON,
-  'chat-app-token': appHeaders('chat-app', 'ai:chat'),
-  'other-app-token': appHeaders('other-app', 'storage:read'),
-};
+/** Tokens of the test gateway, and who each one is; the apps' are added once their grants exist. */
+const TOKENS: Record<string, Record<string, string>> = { 'person-token': PERSON };
 
 function connection(over: Partial<AiConnection> = {}): AiConnection {
   return {
@@ -116,6 +113,9 @@ beforeAll(async () => {
     client,
   });
   served.push(s, metered);
+  TOKENS['chat-app-token'] = await appHeaders([s.inst, metered.inst], 'chat-app', 'ai:chat');
+  TOKENS['other-app-token'] = await appHeaders([s.inst, metered.inst], 'other-app', 'storage:read');
+  TOKENS['memory-app-token'] = await appHeaders([s.inst, metered.inst], 'memory-app', 'ai:chat ai:memory');
   gateway = await startGateway({ main: s.socket, metered: metered.socket });
 });
 
@@ -226,8 +226,8 @@ describe('the official openai client', () => {
     const entries = s.inst.auditEntries(1, 1000);
     const byApp = (app: string) =>
       entries.filter((e) => e.app === app).map((e) => [e.action, e.scope, e.outcome]);
-    expect(byApp('chat-app')).toEqual([['ai.completions', 'ai:chat', 'ok']]);
-    expect(byApp('other-app')).toEqual([['ai.completions', 'ai:chat', 'denied']]);
+    expect(byApp(testAppId('chat-app'))).toEqual([['ai.completions', 'ai:chat', 'ok']]);
+    expect(byApp(testAppId('other-app'))).toEqual([['ai.completions', 'ai:chat', 'denied']]);
     const person = entries.filter((e) => e.app === null).map((e) => `${e.action}:${e.outcome}:${e.object}`);
     expect(person).toEqual(
       expect.arrayContaining([
@@ -237,6 +237,30 @@ describe('the official openai client', () => {
         'ai.completions.model_not_found:error:ai/models/gpt-4o',
       ]),
     );
+  });
+
+  it('gives an app with ai:memory answers that draw on the person’s memory, never the items themselves', async () => {
+    s.inst.aiState().memory.create('My sister is called Ada');
+    const ask = (token: string) =>
+      openai(token).chat.completions.create({
+        model: 'self-test',
+        messages: [{ role: 'user', content: 'What is my sister called?' }],
+      });
+    const plain = await ask('chat-app-token');
+    const withMemory = await ask('memory-app-token');
+    expect(withMemory.choices[0]!.message.content).toBe(TEST_MODEL_REPLY);
+    expect(withMemory.choices[0]!.message.content).not.toContain('Ada');
+    // The memory went to the model as context: the same question costs more prompt tokens.
+    expect(withMemory.usage!.prompt_tokens).toBeGreaterThan(plain.usage!.prompt_tokens);
+    const uses = s.inst
+      .auditEntries(1, 1000)
+      .filter((e) => e.app === testAppId('memory-app'))
+      .map((e) => [e.action, e.scope, e.outcome]);
+    // The memory is read (and audited) while the request is built, before the model answers.
+    expect(uses).toEqual([
+      ['ai.memory.use', 'ai:memory', 'ok'],
+      ['ai.completions', 'ai:chat', 'ok'],
+    ]);
   });
 
   it('answers malformed requests with OpenAI-shaped 400s naming the parameter', async () => {

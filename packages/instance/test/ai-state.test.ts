@@ -6,6 +6,7 @@ import { Instance } from '../src/instance.js';
 import { parseProcessConfig } from '../src/process/protocol.js';
 import { PERSON, appHeaders, serveInstance, tempRoot, type ServedInstance } from './fixtures/ai-helpers.js';
 import { TEST_DID, createTestInstance, testKeys } from './fixtures/instance-helpers.js';
+import { testAppId } from './fixtures/app-tokens.js';
 
 /**
  * The assistant's state without a model: the retrieval index kept by Instance.put/delete, threads
@@ -465,7 +466,7 @@ describe('without an AI', () => {
       'GET',
       '/v1/ai/threads',
       undefined,
-      appHeaders('notes-app', 'ai:chat ai:memory'),
+      await appHeaders(s.inst, 'notes-app', 'ai:chat ai:memory'),
     );
     expect(denied.status).toBe(403);
     expect(denied.json()).toMatchObject({
@@ -481,7 +482,7 @@ describe('without an AI', () => {
 
     const entries = s.inst.auditEntries(1, 1000);
     expect(entries.filter((e) => e.outcome === 'denied').map((e) => [e.action, e.scope, e.app])).toEqual([
-      ['ai.thread.list', 'ai:chat', 'notes-app'],
+      ['ai.thread.list', 'ai:chat', testAppId('notes-app')],
       ['ai.memory.list', 'ai:memory', null],
     ]);
     const actions = entries.map((e) => `${e.action}:${e.outcome}`);

@@ -241,7 +241,7 @@ describe('an instance with assistant state', () => {
     expect(summary).toEqual({
       header: {
         format: 'self-export',
-        v: 2,
+        v: 3,
         did: TEST_DID,
         instance_id: 'inst-export-ai',
         exported_at: clock,
@@ -252,10 +252,11 @@ describe('an instance with assistant state', () => {
       aiMessages: LONG + 2,
       aiMemory: MEMORY,
       aiUsage: 2,
+      grants: 0,
       sha256: result.sha256,
       bytes: result.bytes,
     });
-    expect(EXPORT_VERSION).toBe(2);
+    expect(EXPORT_VERSION).toBe(3);
 
     // The wire shapes of the AI API, as the stores hold them now.
     const ai = inst.aiState();
@@ -336,6 +337,7 @@ describe('an instance with assistant state', () => {
       'ai_messages',
       'ai_memory',
       'ai_usage',
+      'grants',
       'sha256',
     ]);
     expect(end).toMatchObject({ ai_threads: 2, ai_messages: LONG + 2, ai_memory: MEMORY, ai_usage: 2 });
@@ -501,8 +503,8 @@ describe('an instance with assistant state', () => {
 
     // AI records in a version 1 archive.
     const v1 = [...body];
-    v1[0] = v1[0]!.replace('"v":2', '"v":1');
-    const { ai_threads: _t, ai_messages: _m, ai_memory: _mm, ai_usage: _u, ...endV1 } = end;
+    v1[0] = v1[0]!.replace('"v":3', '"v":1');
+    const { ai_threads: _t, ai_messages: _m, ai_memory: _mm, ai_usage: _u, grants: _g, ...endV1 } = end;
     expect(exportErrorOf(() => readExport(write('v1-ai.jsonl', resealed(v1, endV1))))).toMatchObject({
       reason: 'version',
       line: t + 1,
@@ -574,7 +576,7 @@ describe('an instance without assistant state', () => {
       // The header, the object lines, the audit lines and the end line; nothing else.
       expect(JSON.parse(lines[0]!)).toEqual({
         format: 'self-export',
-        v: 2,
+        v: 3,
         did: TEST_DID,
         instance_id: 'inst-plain',
         exported_at: T0 + 1,
@@ -592,13 +594,14 @@ describe('an instance without assistant state', () => {
         ai_messages: 0,
         ai_memory: 0,
         ai_usage: 0,
+        grants: 0,
         sha256: result.sha256,
       });
       const v2 = readExport(out);
 
       // The version 1 archive of the same snapshot: the same lines, v 1, the end line without the
       // assistant's counts. It reads as before, to the same records.
-      const v1Lines = resealed([lines[0]!.replace('"v":2', '"v":1'), ...lines.slice(1, -1)], {
+      const v1Lines = resealed([lines[0]!.replace('"v":3', '"v":1'), ...lines.slice(1, -1)], {
         end: true,
         objects: 2,
         audit_entries: result.auditEntries,
@@ -613,7 +616,7 @@ describe('an instance without assistant state', () => {
       });
       expect(readAll(out).records).toEqual(v1.records);
       // A version 2 end line in a version 1 archive, or the reverse, is malformed.
-      const mixed = resealed([lines[0]!.replace('"v":2', '"v":1'), ...lines.slice(1, -1)], end);
+      const mixed = resealed([lines[0]!.replace('"v":3', '"v":1'), ...lines.slice(1, -1)], end);
       expect(exportErrorOf(() => readExport(write('mixed.jsonl', mixed)))).toMatchObject({
         reason: 'end',
         line: lines.length,
@@ -623,8 +626,8 @@ describe('an instance without assistant state', () => {
         reason: 'end',
       });
       // An unknown version is refused at the header.
-      const v3 = [lines[0]!.replace('"v":2', '"v":3'), ...lines.slice(1)];
-      expect(exportErrorOf(() => readExport(write('v3.jsonl', v3)))).toMatchObject({
+      const v4 = [lines[0]!.replace('"v":3', '"v":4'), ...lines.slice(1)];
+      expect(exportErrorOf(() => readExport(write('v4.jsonl', v4)))).toMatchObject({
         reason: 'header',
         line: 1,
       });

@@ -135,13 +135,14 @@ describe('exportInstance / readExport', () => {
       onAuditEntry: (entry, hash) => audit.push({ entry, hash }),
     });
     expect(summary).toEqual({
-      header: { format: 'self-export', v: 2, did: DID, instance_id: 'inst-export', exported_at: T0 + 5 },
+      header: { format: 'self-export', v: 3, did: DID, instance_id: 'inst-export', exported_at: T0 + 5 },
       objects: expected.length,
       auditEntries: auditBefore.length,
       aiThreads: 0,
       aiMessages: 0,
       aiMemory: 0,
       aiUsage: 0,
+      grants: 0,
       sha256: result.sha256,
       bytes: result.bytes,
     });
@@ -200,6 +201,7 @@ describe('exportInstance / readExport', () => {
       ai_messages: 0,
       ai_memory: 0,
       ai_usage: 0,
+      grants: 0,
       sha256: result.sha256,
     });
     const before = Buffer.from(lines.slice(0, -2).join('\n') + '\n', 'utf8');

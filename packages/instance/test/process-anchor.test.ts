@@ -1,7 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accountKeysFromPhrase, identityFromSeed, sha512, toHex, utf8, type SigningKey } from '@self/crypto';
+import {
+  accountKeysFromPhrase,
+  consentLeaf,
+  identityFromSeed,
+  revocationLeaf,
+  sha512,
+  toHex,
+  utf8,
+  type SigningKey,
+} from '@self/crypto';
 import {
   DEV_FAUCET_PHRASE,
   StateKey,
@@ -29,6 +38,9 @@ import { auditAnchorMatches, verifyAuditProof, type AuditProof } from '../src/au
 import { Instance } from '../src/instance.js';
 import { INSTANCE_DELEGATE_ID } from '../src/instance-key.js';
 import { generateHostKey } from '../src/vault.js';
+import { merkleRoot } from '../src/audit/merkle.js';
+import { consentFieldsOf } from '../src/grants/store.js';
+import { grantApp, testAppId } from './fixtures/app-tokens.js';
 import { personHeaders, requestSocket, spawnInstanceProcess } from './fixtures/process-helpers.js';
 
 /**
@@ -73,15 +85,15 @@ const document = (delegated: boolean): DidDocumentData => ({
   services: delegated ? [{ id: 'instance-api', type: 'SelfInstance', endpoint }] : [],
 });
 
-/** The on-chain anchor record of segment `seq`, proven against the latest committed state root. */
-function provenAnchor(seq: number) {
+/** The on-chain anchor record `seq` of `kind`, proven against the latest committed state root. */
+function provenAnchor(seq: number, kind: 'audit' | 'consent' | 'revocation' = 'audit') {
   const tree = node.chain.stateTree();
   const stored = node.chain.store.blockByHeight(node.chain.latestHeight())!;
   const stateRoot = decodeBlockHeader(stored.header).state_root;
-  const key = StateKey.anchor(person.did, 'audit', seq);
+  const key = StateKey.anchor(person.did, kind, seq);
   const value = tree.get(key) ?? null;
   return {
-    record: getAnchor(tree, person.did, 'audit', seq),
+    record: getAnchor(tree, person.did, kind, seq),
     proven: value !== null && verifyStateProof(stateRoot, key, value, tree.prove(key)),
   };
 }
@@ -276,7 +288,7 @@ describe('anchoring the audit log on a real chain', () => {
         announcement: instanceAnnouncement(person.did, instanceKey.address, endpoint),
       });
       const round = await anchorer.round();
-      expect(round).toEqual({ anchored: [body.seq], announced: false, blocked: null });
+      expect(round).toEqual({ anchored: [body.seq], grantsAnchored: [], announced: false, blocked: null });
       expect(inst.unanchoredAuditSegments()).toEqual([]);
       expect(readOutbox(inst)).toBeNull();
       expect(provenAnchor(body.seq).record?.tx_hash).toEqual(txHash(stx));
@@ -306,6 +318,63 @@ describe('anchoring the audit log on a real chain', () => {
       expect(inst.auditVerify()).toMatchObject({ ok: true, segments: body.seq });
       // Anchors 1, 2, 3, 4… each exactly once, none skipped.
       for (let seq = 1; seq <= body.seq; seq++) expect(provenAnchor(seq).proven, `anchor ${seq}`).toBe(true);
+    } finally {
+      inst.close();
+    }
+  });
+
+  it('anchors consent and revocation commitments in segments of their own kind, numbered 1, 2, 3…', async () => {
+    const inst = Instance.open({ dir, hostKey });
+    try {
+      const grant = (name: string) =>
+        grantApp(inst, { app: testAppId(name), scopes: ['storage:read'], did: person.did, signer: person });
+      const a = grant('a');
+      const b = grant('b');
+      const revoked = inst.grants().revoke(a.id, 'person')!;
+      const anchorer = new Anchorer({
+        instance: inst,
+        chain: client,
+        chainId: genesis.chain_id,
+        pointPrice: 1,
+        schedule: { everyMs: 100, minEntries: 1 },
+        announcement: null,
+      });
+      const round = await anchorer.round();
+      expect(round.blocked).toBeNull();
+      expect(round.grantsAnchored).toEqual([
+        { kind: 'consent', seq: 1 },
+        { kind: 'revocation', seq: 1 },
+      ]);
+      // The grants' own audit entries went into an audit segment of the same round.
+      expect(round.anchored).toHaveLength(1);
+
+      const consent = provenAnchor(1, 'consent');
+      expect(consent.proven).toBe(true);
+      expect(consent.record).toMatchObject({
+        kind: 'consent',
+        seq: 1,
+        count: 2,
+        signer: instanceKey.address,
+      });
+      const leaves = [a, b].map((g) => consentLeaf(consentFieldsOf(person.did, g)));
+      expect(toHex(consent.record!.root)).toBe(toHex(merkleRoot(leaves)));
+      const revocation = provenAnchor(1, 'revocation');
+      expect(revocation.proven).toBe(true);
+      expect(revocation.record).toMatchObject({ count: 1 });
+      const leaf = revocationLeaf({ grant: a.id, revokedAt: revoked.revokedAt! });
+      expect(toHex(revocation.record!.root)).toBe(toHex(merkleRoot([leaf])));
+      expect(inst.grants().commitments.segments('consent')[0]).toMatchObject({
+        seq: 1,
+        anchorTx: toHex(consent.record!.tx_hash),
+        anchorHeight: consent.record!.height,
+      });
+
+      // A later grant is the next consent segment; nothing new to revoke, so no revocation anchor.
+      grant('c');
+      expect((await anchorer.round()).grantsAnchored).toEqual([{ kind: 'consent', seq: 2 }]);
+      expect(provenAnchor(2, 'consent').record).toMatchObject({ count: 1 });
+      expect(provenAnchor(2, 'revocation').record).toBeUndefined();
+      expect((await anchorer.round()).grantsAnchored).toEqual([]);
     } finally {
       inst.close();
     }

@@ -8,6 +8,7 @@ import { Instance } from '../src/instance.js';
 import { EXIT_DAMAGED, EXIT_START_FAILED } from '../src/process/protocol.js';
 import { DB_FILE } from '../src/store/store.js';
 import { generateHostKey } from '../src/vault.js';
+import { appTokenHeaders, grantApp, testAppId, testIssuer } from './fixtures/app-tokens.js';
 import { TEST_DID, createTestInstance, testKeys } from './fixtures/instance-helpers.js';
 import { personHeaders, requestSocket, spawnInstanceProcess } from './fixtures/process-helpers.js';
 
@@ -80,6 +81,41 @@ describe('the instance process', () => {
     }
     // Secrets travel only on stdin: its log never shows the host key.
     expect(proc.logs.join('\n')).not.toContain(toHex(keys.hostKey));
+  });
+
+  it('verifies app tokens against the issuer in its config, and writes their uses when it stops', async () => {
+    const { dir } = newInstance();
+    const app = testAppId('process-app');
+    let inst = Instance.open({ dir, hostKey: keys.hostKey });
+    const grant = grantApp(inst, { app, scopes: ['storage:read', 'storage:write'] });
+    inst.close();
+    const issuer = await testIssuer();
+    const proc = await spawnInstanceProcess({ ...configFor(dir), appTokens: issuer.config });
+    const socket = (await proc.ready)!.socket;
+    const claims = { appId: app, scopes: grant.scopes, grantId: grant.id };
+    const headers = appTokenHeaders(await issuer.mint(claims));
+    const put = await requestSocket(
+      socket,
+      'PUT',
+      '/v1/data/notes/a',
+      headers,
+      new TextEncoder().encode('x'),
+    );
+    expect(put.status).toBe(200);
+    // A token signed by anyone but the configured issuer opens nothing.
+    const forged = appTokenHeaders(await (await testIssuer()).mint(claims));
+    const refused = await requestSocket(socket, 'GET', '/v1/data/notes/a', forged);
+    expect(refused.status).toBe(401);
+    expect(JSON.parse(refused.body.toString())).toMatchObject({ details: { reason: 'bad_token' } });
+    proc.child.kill('SIGTERM');
+    expect((await proc.exit).code).toBe(0);
+    inst = Instance.open({ dir, hostKey: keys.hostKey });
+    try {
+      // Counted in memory while it ran, written once as it closed.
+      expect(inst.grants().get(grant.id)).toMatchObject({ uses: 1, lastUsedAt: expect.any(Number) });
+    } finally {
+      inst.close();
+    }
   });
 
   it('exits 0 when stdin ends: the parent is gone', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readExport, type ExportedObject } from '../src/export.js';
 import { createInstanceServer } from '../src/server/index.js';
+import { appAccess, testAppId, testIssuer } from './fixtures/app-tokens.js';
 import { TEST_DID, createTestInstance, testKeys } from './fixtures/instance-helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'self-server-export-'));
@@ -14,7 +15,8 @@ const PERSON = { 'x-self-actor': 'person', 'x-self-did': TEST_DID };
 describe('GET /v1/export', () => {
   const dir = join(root, 'inst');
   const instance = createTestInstance(testKeys(), { dir, instanceId: 'export-route' });
-  const server = createInstanceServer(instance, { exportDir: dir });
+  const issuer = testIssuer();
+  const server = createInstanceServer(instance, { exportDir: dir, appTokens: null });
   afterAll(async () => {
     await server.close();
     instance.close();
@@ -47,12 +49,11 @@ describe('GET /v1/export', () => {
   });
 
   it('is the person’s alone: an app is refused and nothing is written', async () => {
+    const headers = await appAccess(await issuer, instance, testAppId('nosy'), ['storage:read']);
+    const withTokens = createInstanceServer(instance, { exportDir: dir, appTokens: (await issuer).config });
     const before = instance.auditEntries().length;
-    const res = await server.inject({
-      method: 'GET',
-      url: '/v1/export',
-      headers: { ...PERSON, 'x-self-actor': 'app', 'x-self-app': 'nosy', 'x-self-scopes': 'storage:read' },
-    });
+    const res = await withTokens.inject({ method: 'GET', url: '/v1/export', headers });
+    await withTokens.close();
     expect(res.statusCode).toBe(403);
     expect(res.json()).toMatchObject({ error: 'forbidden', details: { scope: 'export' } });
     expect(instance.auditEntries().length).toBe(before);

@@ -13,6 +13,7 @@ import {
   createInstanceServer,
   listenOnSocket,
 } from '../src/server/index.js';
+import { appAccess, appTokenHeaders, testAppId, testIssuer } from './fixtures/app-tokens.js';
 import { TEST_DID, createTestInstance, testKeys } from './fixtures/instance-helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'self-instance-server-'));
@@ -21,12 +22,10 @@ const DID = TEST_DID;
 const OTHER_DID = 'did:self:self1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq';
 
 const PERSON = { 'x-self-actor': 'person', 'x-self-did': DID };
-const appHeaders = (appId: string, scopes?: string): Record<string, string> => ({
-  'x-self-actor': 'app',
-  'x-self-did': DID,
-  'x-self-app': appId,
-  ...(scopes !== undefined ? { 'x-self-scopes': scopes } : {}),
-});
+const issuer = testIssuer();
+/** Headers of a request by the app `name` holding `scopes` (space-separated), granted on `s`. */
+const appHeaders = async (s: Served, name: string, scopes: string): Promise<Record<string, string>> =>
+  appAccess(await issuer, s.inst, testAppId(name), scopes.split(' '));
 
 interface Reply {
   status: number;
@@ -80,7 +79,7 @@ async function serve(
 ): Promise<Served> {
   const dir = join(root, `inst-${++dirs}`);
   const inst = createTestInstance(keys, { dir, instanceId: `i-${dirs}`, ...opts });
-  const server = createInstanceServer(inst, serverOpts);
+  const server = createInstanceServer(inst, { ...serverOpts, appTokens: (await issuer).config });
   const socket = join(dir, INSTANCE_SOCKET_FILE);
   await listenOnSocket(server, socket);
   const s: Served = {
@@ -373,6 +372,7 @@ describe('instance server: actors', () => {
   });
 
   it('answers 401 for missing or malformed actor headers and audits nothing', async () => {
+    const app = await appHeaders(s, 'notes-app', 'storage:read');
     const before = (await auditOf(s)).length;
     const bad: Array<Record<string, string>> = [
       {},
@@ -382,10 +382,20 @@ describe('instance server: actors', () => {
       { 'x-self-actor': 'person', 'x-self-did': 'self1notadid' },
       { 'x-self-actor': 'person', 'x-self-did': 'did:self:' },
       { ...PERSON, 'x-self-app': 'notes-app' },
+      // A person request carrying an app's token is ambiguous.
+      { ...PERSON, 'x-self-token': app['x-self-token']! },
       { 'x-self-actor': 'app', 'x-self-did': DID },
-      { ...appHeaders('Bad_App') },
-      { ...appHeaders('ok', 'storage:read  storage:write') },
-      { ...appHeaders('ok', 'storage:read\tstorage:write') },
+      { ...app, 'x-self-did': 'did:self:' },
+      { ...app, 'x-self-token': 'a token with spaces' },
+      // The retired headers an app was once named by are refused, even beside a valid token.
+      { ...app, 'x-self-app': testAppId('notes-app') },
+      { ...app, 'x-self-scopes': 'storage:read storage:write' },
+      {
+        'x-self-actor': 'app',
+        'x-self-did': DID,
+        'x-self-app': 'notes-app',
+        'x-self-scopes': 'storage:read',
+      },
     ];
     for (const h of bad) {
       for (const [method, path] of [
@@ -403,20 +413,14 @@ describe('instance server: actors', () => {
     expect((await s.call('GET', '/v1/data/notes/secret', PERSON)).body.toString()).toBe('the person’s');
   });
 
-  it('parses the actor headers', () => {
+  it('parses the actor headers: an app is only a claim until its token is verified', () => {
     expect(actorFromHeaders(PERSON)).toEqual({ kind: 'person', did: DID });
-    expect(actorFromHeaders(appHeaders('a.b-c', 'storage:read storage:notes:read'))).toEqual({
-      kind: 'app',
-      did: DID,
-      appId: 'a.b-c',
-      scopes: ['storage:read', 'storage:notes:read'],
-    });
-    expect(actorFromHeaders(appHeaders('a', ''))).toMatchObject({ scopes: [] });
-    expect(actorFromHeaders(appHeaders('a'))).toMatchObject({ scopes: [] });
+    expect(actorFromHeaders(appTokenHeaders('a.b.c'))).toEqual({ kind: 'app', did: DID, token: 'a.b.c' });
   });
 
-  it("refuses an app without scopes the person's collections (403) and audits the denial", async () => {
-    const h = appHeaders('nosy');
+  it("refuses an app without storage scopes the person's collections (403) and audits the denial", async () => {
+    const h = await appHeaders(s, 'nosy', 'profile:read');
+    const nosy = testAppId('nosy');
     const get = await s.call('GET', '/v1/data/notes/secret?target=person', h);
     expectError(get, 403, 'forbidden');
     expect(get.json().details).toEqual({ scope: 'storage:notes:read', namespace: 'person' });
@@ -431,18 +435,18 @@ describe('instance server: actors', () => {
     expect((await s.call('GET', '/v1/data/notes/secret', PERSON)).body.toString()).toBe('the person’s');
 
     const entries = await auditOf(s);
-    const denied = entries.filter((e) => e.app === 'nosy' && e.outcome === 'denied');
+    const denied = entries.filter((e) => e.app === nosy && e.outcome === 'denied');
     expect(denied.map((e) => [e.action, e.scope, e.object])).toEqual([
       ['data.get', 'storage:notes:read', 'person/notes/secret'],
       ['data.put', 'storage:notes:write', 'person/notes/secret'],
       ['data.list', 'storage:notes:read', 'person/notes/*'],
-      ['data.get', 'storage:read', 'app:nosy/notes/secret'],
+      ['data.get', 'storage:read', `app:${nosy}/notes/secret`],
     ]);
     expect(denied.every((e) => e.actor === DID)).toBe(true);
   });
 
   it('keeps an app with storage:read storage:write in its own namespace', async () => {
-    const h = appHeaders('notes-app', 'storage:read storage:write');
+    const h = await appHeaders(s, 'notes-app', 'storage:read storage:write');
     expect((await s.call('PUT', '/v1/data/notes/mine', h, Buffer.from('app data'))).status).toBe(200);
     expect((await s.call('GET', '/v1/data/notes/mine', h)).body.toString()).toBe('app data');
     // Its notes are not the person's, and it cannot see the person's.
@@ -461,7 +465,7 @@ describe('instance server: actors', () => {
   });
 
   it('lets an app with a collection scope reach that person collection only', async () => {
-    const h = appHeaders('reader', 'storage:notes:read');
+    const h = await appHeaders(s, 'reader', 'storage:notes:read');
     expect((await s.call('GET', '/v1/data/notes/secret?target=person', h)).body.toString()).toBe(
       'the person’s',
     );
@@ -474,12 +478,9 @@ describe('instance server: actors', () => {
   });
 
   it('keeps the audit log to the person: apps and other DIDs get 403', async () => {
+    const app = await appHeaders(s, 'notes-app', 'storage:read storage:write');
     for (const path of ['/v1/audit', '/v1/audit/verify', '/v1/audit/1/proof']) {
-      expectError(
-        await s.call('GET', path, appHeaders('notes-app', 'storage:read storage:write')),
-        403,
-        'forbidden',
-      );
+      expectError(await s.call('GET', path, app), 403, 'forbidden');
       expectError(await s.call('GET', path, { ...PERSON, 'x-self-did': OTHER_DID }), 403, 'forbidden');
     }
     // Another DID acting as the person is refused data too (and audited as denied).

@@ -181,14 +181,40 @@ export class OpenAiApi {
     });
   }
 
-  private request(body: ChatCompletionBody): ChatCompletionRequest {
+  /**
+   * `ai:memory` (docs/scopes.md): an app holding it gets answers that draw on what the assistant
+   * remembers about the person. The items go to the model as a system message; the app gets the
+   * model's answer, never the list. The use is audited as `ai.memory.use` under that scope.
+   */
+  private memoryMessage(actor: Actor, messages: ChatMessage[]): ChatMessage | null {
+    if (actor.kind !== 'app' || !actor.scopes.includes('ai:memory')) return null;
+    const ticket = this.instance.aiAction(actor, {
+      action: 'ai.memory.use',
+      scope: 'ai:memory',
+      object: 'ai/memory',
+      apps: true,
+    });
+    const lastUser = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+    const items = ticket.ok(() => this.instance.aiState().memory.relevant(lastUser));
+    if (items.length === 0) return null;
+    return {
+      role: 'system',
+      content:
+        'What the person has asked their assistant to remember (use it when it helps; do not list it):\n' +
+        items.map((m) => `- ${m.content}`).join('\n'),
+    };
+  }
+
+  private request(actor: Actor, body: ChatCompletionBody): ChatCompletionRequest {
     const ai = this.requireAi();
     this.checkModel(body.model, ai.connection.models);
     this.assistant.checkBudget();
-    const messages: ChatMessage[] = body.messages.map((m) => ({
+    const given: ChatMessage[] = body.messages.map((m) => ({
       role: m.role === 'developer' ? 'system' : m.role,
       content: textOf(m.content),
     }));
+    const memory = this.memoryMessage(actor, given);
+    const messages = memory === null ? given : [memory, ...given];
     const maxTokens = body.max_completion_tokens ?? body.max_tokens;
     return {
       model: body.model,
@@ -205,7 +231,7 @@ export class OpenAiApi {
   async completion(actor: Actor, body: ChatCompletionBody): Promise<ChatCompletion> {
     const ticket = this.ticket(actor, 'ai.completions', `ai/models/${body.model}`);
     return this.audited(ticket, async () => {
-      const req = this.request(body);
+      const req = this.request(actor, body);
       const res = await this.requireAi().client.chat(req);
       this.meter(res.usage);
       return res;
@@ -227,7 +253,7 @@ export class OpenAiApi {
     let iterator: AsyncIterator<ChatCompletionChunk>;
     let first: IteratorResult<ChatCompletionChunk>;
     try {
-      req = this.request(body);
+      req = this.request(actor, body);
       const stream = this.requireAi().client.chatStream(
         { ...req, stream: true },
         signal === undefined ? {} : { signal },

@@ -9,6 +9,7 @@ import {
 } from '@self/chain';
 import { NodeApiError, type NodeClient } from '@self/node/client';
 import { AuditError, auditAnchorBody } from '../audit/index.js';
+import { GRANT_ANCHOR_KINDS, grantAnchorBody, type GrantAnchorKind } from '../grants/commitments.js';
 import type { Instance } from '../instance.js';
 import type { AnchorSchedule } from '../process/protocol.js';
 import { delegatedPurposes } from './delegation.js';
@@ -23,8 +24,10 @@ import { readAnnounced, readOutbox, writeAnnounced, writeOutbox, type Outbox } f
  *   entries are unsegmented, close a segment and submit `anchor` {did, kind 'audit', seq = segment
  *   id, root, count}; segments are anchored one at a time in id order, each waited on until it
  *   commits and then marked anchored. The chain numbers anchors 1, 2, 3… per DID and kind with no
- *   gaps, exactly like segment ids, so the segment id is the anchor's seq. Then, when the record
- *   differs from the last one committed, `node.announce`.
+ *   gaps, exactly like segment ids, so the segment id is the anchor's seq. Then the same for the
+ *   grants' commitments (grants/commitments.ts): any new consent or revocation leaves are closed
+ *   into a segment of their kind and anchored as `anchor` {kind 'consent' | 'revocation', seq,
+ *   root, count}. Then, when the node record differs from the last one committed, `node.announce`.
  *
  * Until the person's did.update delegates the key, or while its address cannot pay the fee, each
  * round logs why at info and backs off (doubling up to maxBackoffMs). Failures never escape: the
@@ -63,7 +66,10 @@ export interface AnchorerOptions {
 
 /** What one round did. `blocked` says why it stopped early (not delegated, unfunded, waiting…). */
 export interface AnchorRound {
+  /** Audit segment ids anchored. */
   anchored: number[];
+  /** Grant segments anchored, by kind and seq. */
+  grantsAnchored: Array<{ kind: GrantAnchorKind; seq: number }>;
   announced: boolean;
   blocked: string | null;
 }
@@ -121,10 +127,11 @@ export class Anchorer {
 
   /** One round (see the class comment). Exposed for tests; start() runs rounds on a timer. */
   async round(): Promise<AnchorRound> {
-    const result: AnchorRound = { anchored: [], announced: false, blocked: null };
+    const result: AnchorRound = { anchored: [], grantsAnchored: [], announced: false, blocked: null };
     try {
       await this.settleOutbox(result);
       await this.anchorSegments(result);
+      for (const kind of GRANT_ANCHOR_KINDS) await this.anchorGrantSegments(kind, result);
       await this.announce(result);
     } catch (err) {
       if (!(err instanceof Blocked)) throw err;
@@ -202,6 +209,23 @@ export class Anchorer {
     }
   }
 
+  private async anchorGrantSegments(kind: GrantAnchorKind, result: AnchorRound): Promise<void> {
+    const commitments = this.instance.grants().commitments;
+    let segments = commitments.unanchored(kind);
+    // Every grant and revocation is anchored soon after it is made: they are rare, and their
+    // commitment is what lets the person prove later when they consented or revoked.
+    if (segments.length === 0 && commitments.unsegmented(kind) === 0) return;
+    await this.requireReady('anchor');
+    if (segments.length === 0) {
+      if (commitments.closeSegment(kind) === null) return;
+      segments = commitments.unanchored(kind);
+    }
+    for (const segment of segments) {
+      const what = { kind: 'anchor' as const, segment: segment.seq, of: kind };
+      await this.send(what, grantAnchorBody(this.did, segment), result);
+    }
+  }
+
   private async announce(result: AnchorRound): Promise<void> {
     const record = this.opts.announcement;
     if (record === null) return;
@@ -215,7 +239,9 @@ export class Anchorer {
 
   /** Signs, records in the outbox, submits, waits for the commit and records it. */
   private async send(
-    what: { kind: 'anchor'; segment: number } | { kind: 'node.announce'; record: NodeAnnouncement },
+    what:
+      | { kind: 'anchor'; segment: number; of?: GrantAnchorKind }
+      | { kind: 'node.announce'; record: NodeAnnouncement },
     body: TxBodies['anchor'] | TxBodies['node.announce'],
     result: AnchorRound,
   ): Promise<void> {
@@ -279,7 +305,11 @@ export class Anchorer {
   }
 
   private complete(o: Outbox, height: number, result: AnchorRound): void {
-    if (o.kind === 'anchor') {
+    if (o.kind === 'anchor' && o.of !== undefined) {
+      this.instance.grants().commitments.markAnchored(o.of, o.segment, o.hash, height);
+      result.grantsAnchored.push({ kind: o.of, seq: o.segment });
+      this.log.info({ kind: o.of, seq: o.segment, tx: o.hash, height }, 'grant commitments anchored');
+    } else if (o.kind === 'anchor') {
       try {
         this.instance.markAnchored(o.segment, o.hash, height);
       } catch (err) {

@@ -1,3 +1,4 @@
+import type { GrantAnchorKind } from '../grants/commitments.js';
 import type { Instance } from '../instance.js';
 import type { NodeAnnouncement } from './node-record.js';
 
@@ -10,7 +11,8 @@ import type { NodeAnnouncement } from './node-record.js';
  * anchored strictly in id order, one transaction at a time.
  */
 export type Outbox =
-  | { kind: 'anchor'; segment: number; hash: string; nonce: number; tx: string }
+  // `of`: which segments the anchor commits; absent for the audit log's (the only kind before grants).
+  | { kind: 'anchor'; segment: number; of?: GrantAnchorKind; hash: string; nonce: number; tx: string }
   | { kind: 'node.announce'; record: NodeAnnouncement; hash: string; nonce: number; tx: string };
 
 /** The node record last committed for this instance, with where it committed. */
@@ -43,7 +45,10 @@ function isOutbox(v: unknown): v is Outbox {
   const o = v as Partial<Record<string, unknown>> | null;
   if (typeof o !== 'object' || o === null) return false;
   if (!isHex(o.hash) || o.hash.length !== 64 || !isHex(o.tx) || !Number.isSafeInteger(o.nonce)) return false;
-  if (o.kind === 'anchor') return Number.isSafeInteger(o.segment) && (o.segment as number) >= 1;
+  if (o.kind === 'anchor') {
+    if (o.of !== undefined && o.of !== 'consent' && o.of !== 'revocation') return false;
+    return Number.isSafeInteger(o.segment) && (o.segment as number) >= 1;
+  }
   return o.kind === 'node.announce' && isAnnouncement(o.record);
 }
 

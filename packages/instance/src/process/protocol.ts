@@ -1,5 +1,7 @@
 import { isAbsolute } from 'node:path';
+import type { JWK } from 'jose';
 import type { AiConnection } from '../ai/connection.js';
+import type { AppTokenConfig } from '../grants/tokens.js';
 
 /**
  * The instance process's protocol with its parent (the instance manager). Secrets travel only on
@@ -50,6 +52,12 @@ export interface InstanceProcessConfig {
    * a secret, like the host key. Null (or absent): no AI, and the AI routes say so.
    */
   ai: AiConnection | null;
+  /**
+   * Who signs app access tokens (the cloud's OAuth issuer: its public URL) and its public JWKs;
+   * the instance verifies every app token against these itself. Null (or absent): every app
+   * request is refused (401 invalid_token, reason no_issuer).
+   */
+  appTokens: AppTokenConfig | null;
 }
 
 export interface ReadyEvent {
@@ -148,6 +156,30 @@ function parseAi(v: unknown): AiConnection | null {
   };
 }
 
+/** Most keys an issuer config may list: a current key and a few being rotated out. */
+const MAX_ISSUER_KEYS = 16;
+
+function parseAppTokens(v: unknown): AppTokenConfig | null {
+  if (v === null || v === undefined) return null;
+  if (!isObj(v)) fail('appTokens is {issuer, keys} or null');
+  const issuer = httpUrl(v.issuer, 'appTokens.issuer');
+  // The issuer is compared with each token's `iss` as a string: the cloud writes it without a
+  // trailing slash, so a config with one could never match.
+  if (issuer.endsWith('/')) fail('appTokens.issuer has no trailing slash (it is compared with iss as is)');
+  const keys = v.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_ISSUER_KEYS) {
+    fail(`appTokens.keys is a list of 1–${MAX_ISSUER_KEYS} public JWKs`);
+  }
+  for (const k of keys) {
+    if (!isObj(k) || k.kty !== 'OKP' || k.crv !== 'Ed25519' || typeof k.x !== 'string') {
+      fail('appTokens.keys are Ed25519 public JWKs ({kty: "OKP", crv: "Ed25519", x, kid?})');
+    }
+    // A private key has no business in an instance's config: refuse it rather than hold it.
+    if (k.d !== undefined) fail('appTokens.keys must be public keys (no "d")');
+  }
+  return { issuer, keys: keys.map((k) => ({ ...(k as JWK) })) };
+}
+
 /** Parses and checks the stdin config line. Error messages never repeat the host key or the AI key. */
 export function parseProcessConfig(line: string): InstanceProcessConfig {
   let raw: unknown;
@@ -171,6 +203,7 @@ export function parseProcessConfig(line: string): InstanceProcessConfig {
     endpoint: raw.endpoint === undefined || raw.endpoint === null ? null : httpUrl(raw.endpoint, 'endpoint'),
     logLevel: logLevel as ProcessLogLevel,
     ai: parseAi(raw.ai),
+    appTokens: parseAppTokens(raw.appTokens),
   };
 }
 

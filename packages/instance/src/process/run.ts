@@ -138,6 +138,8 @@ async function start(
     server = createInstanceServer(instance, {
       logger,
       exportDir: config.dir,
+      appTokens: config.appTokens,
+      chain: config.chain === null ? null : new NodeClient(config.chain.apiUrl),
       ai:
         config.ai === null
           ? null

@@ -1,6 +1,7 @@
 import { describeValidation } from '@self/http';
 import { AiError } from '../ai/errors.js';
 import { AuditError } from '../audit/index.js';
+import { GrantError } from '../grants/errors.js';
 import { AccessError } from '../instance.js';
 import { InstanceError } from '../store/errors.js';
 
@@ -51,6 +52,13 @@ export const INSTANCE_API_ERROR_CODES = [
   'inference_timeout',
   /** A memory item saying the same already exists (409; details.id names it). */
   'memory_duplicate',
+  // ---- grants and app tokens (docs/instance-api.md, "Grants", "Apps") ----
+  /** The app's access token, or the grant behind it, allows nothing (401; details.reason says why). */
+  'invalid_token',
+  /** The signed consent does not hold up (400; details.reason says which check failed). */
+  'invalid_consent',
+  /** A grant with this id exists with another consent statement (409). */
+  'grant_conflict',
 ] as const;
 export type InstanceApiErrorCode = (typeof INSTANCE_API_ERROR_CODES)[number];
 
@@ -120,6 +128,11 @@ export function classifyError(err: unknown, bodyLimit: number): InstanceApiError
     return new InstanceApiError(403, 'forbidden', err.message, { ...err.details });
   if (err instanceof AiError)
     return new InstanceApiError(err.status, err.code, err.message, err.details, err.headers);
+  if (err instanceof GrantError) {
+    const headers: Record<string, string> =
+      err.code === 'invalid_token' ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {};
+    return new InstanceApiError(err.status, err.code, err.message, err.details, headers);
+  }
   if (err instanceof InstanceError) {
     const mapped = INSTANCE_STATUS[err.code];
     if (mapped === undefined) return null;

@@ -7,31 +7,37 @@ import { MAX_KEY_BYTES } from '../store/names.js';
  * parsed by the routes.
  */
 
-// ---- actor headers (set by the gateway, trusted as given) ------------------------------------------
+// ---- actor headers (set by the gateway) ------------------------------------------------------------
 
 // W3C DID Core §3.1, the rule the audit log applies to an actor.
 const DID_PATTERN =
   '^did:[a-z0-9]+:(?:(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})*:)*(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})+$';
-// names.ts APP_ID_RE.
-const APP_ID_PATTERN = '^[a-z0-9][a-z0-9._-]{0,127}$';
-// Space-separated scopes of printable ASCII; empty means none.
-const SCOPES_PATTERN = '^(?:[\\x21-\\x7e]{1,128}(?: [\\x21-\\x7e]{1,128})*)?$';
+// Printable ASCII: whether it is a JWT that verifies is the token check's (grants/tokens.ts), which
+// audits what it refuses.
+const TOKEN_PATTERN = '^[\\x21-\\x7e]+$';
 
 const Did = Type.String({ maxLength: 256, pattern: DID_PATTERN });
+// The headers apps were once named by: the instance no longer takes an app's word for who it is
+// or what it may do, so a request that still carries them is refused rather than half-read.
+const Retired = {
+  'x-self-app': Type.Optional(Type.Never()),
+  'x-self-scopes': Type.Optional(Type.Never()),
+};
 
 export const PersonActorHeaders = Type.Object({
   'x-self-actor': Type.Literal('person'),
   'x-self-did': Did,
-  // A person request carrying app headers is ambiguous: refused, never guessed.
-  'x-self-app': Type.Optional(Type.Never()),
-  'x-self-scopes': Type.Optional(Type.Never()),
+  // A person request carrying an app token is ambiguous: refused, never guessed.
+  'x-self-token': Type.Optional(Type.Never()),
+  ...Retired,
 });
 
 export const AppActorHeaders = Type.Object({
   'x-self-actor': Type.Literal('app'),
   'x-self-did': Did,
-  'x-self-app': Type.String({ pattern: APP_ID_PATTERN }),
-  'x-self-scopes': Type.Optional(Type.String({ maxLength: 8192, pattern: SCOPES_PATTERN })),
+  /** The app's access token (a JWT the cloud signed), verified by the instance itself. */
+  'x-self-token': Type.String({ minLength: 1, maxLength: 8192, pattern: TOKEN_PATTERN }),
+  ...Retired,
 });
 
 export const ActorHeaders = Type.Union([PersonActorHeaders, AppActorHeaders]);

@@ -16,11 +16,14 @@ import { toHex } from '@self/crypto';
 import { Assistant } from '../ai/assistant.js';
 import type { InstanceAi } from '../ai/connection.js';
 import { BackgroundEmbedder } from '../ai/embedder.js';
+import { registerChainRoute, type ChainReader } from '../grants/chain-route.js';
 import { OpenAiHttpError, openAiErrorType } from '../ai/openai.js';
 import { isOpenAiPath, registerOpenAiRoutes } from '../ai/openai-routes.js';
 import { registerAssistantRoutes } from '../ai/routes.js';
 import { AUDIT_RANGE_MAX, entryToJson } from '../audit/index.js';
 import { exportInstance } from '../export.js';
+import { registerGrantRoutes } from '../grants/routes.js';
+import { AppTokens, type AppTokenConfig } from '../grants/tokens.js';
 import { DEFAULT_MAX_VALUE_BYTES, type Actor, type Instance } from '../instance.js';
 import { INTERNAL_ERROR, InstanceApiError, classifyError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
@@ -40,16 +43,18 @@ import {
 /**
  * The instance's HTTP API (docs: the module comment of each route below). The instance process
  * serves it only on a Unix socket in its own directory (listenOnSocket); the gateway authenticates
- * the person or the app and forwards each request with the acting identity in `x-self-*` headers,
- * which this server trusts as given: nothing else identifies the caller.
+ * the person or the app and forwards each request with the acting identity in `x-self-*` headers:
  *
  *   x-self-actor: person | app
  *   x-self-did:   the person's DID (did:self:…)
- *   x-self-app:   the app id (apps only)
- *   x-self-scopes: the app's granted scopes, space-separated (apps only; absent or empty: none)
+ *   x-self-token: apps only: the app's access token (a JWT)
  *
- * Missing or malformed actor headers: 401 `unauthenticated`, nothing audited. Every data access
- * goes through Instance, which checks the access rules and audits it.
+ * The person is trusted as the gateway names them (only the gateway reaches the socket). An app is
+ * not: its token is verified here against the issuer's keys and a grant the person signed
+ * (grants/tokens.ts), and its Actor comes from that. Missing or malformed actor headers (the
+ * retired `x-self-app` and `x-self-scopes` included): 401 `unauthenticated`, nothing audited. A
+ * token or grant that allows nothing: 401 `invalid_token`, audited as a denied `app.access`. Every
+ * data access goes through Instance, which checks the access rules and audits it.
  */
 
 export interface InstanceServerOptions {
@@ -73,6 +78,18 @@ export interface InstanceServerOptions {
    * is open.
    */
   ai?: InstanceAi | null;
+  /**
+   * Who signs app access tokens and with which public keys (the cloud's OAuth issuer). Absent or
+   * null: every app request is 401 `invalid_token` (reason `no_issuer`).
+   */
+  appTokens?: AppTokenConfig | null;
+  /** Clock for tokens and grants (ms since the epoch); default Date.now. Pass the instance's. */
+  now?: () => number;
+  /**
+   * A chain node for `GET /v1/chain` (the person's public account, `chain:read`). Absent or null:
+   * that route answers 503 and says why.
+   */
+  chain?: ChainReader | null;
 }
 
 /** The canonical socket file name in an instance directory. */
@@ -91,10 +108,13 @@ const actorHeadersCheck = TypeCompiler.Compile(ActorHeaders);
 const UNAUTHENTICATED_MESSAGE =
   'this request carries no valid acting identity; the instance answers only requests forwarded by the gateway';
 
-/** The acting identity of a request, from its x-self-* headers; 401 when they are missing or malformed. */
-export function actorFromHeaders(headers: Record<string, string | string[] | undefined>): Actor {
+/** Who a request says is acting: the person, or an app with the token that must prove it. */
+export type ClaimedActor = { kind: 'person'; did: string } | { kind: 'app'; did: string; token: string };
+
+/** The acting identity a request claims, from its x-self-* headers; 401 when they are missing or malformed. */
+export function actorFromHeaders(headers: Record<string, string | string[] | undefined>): ClaimedActor {
   const picked: Record<string, unknown> = {};
-  for (const name of ['x-self-actor', 'x-self-did', 'x-self-app', 'x-self-scopes']) {
+  for (const name of ['x-self-actor', 'x-self-did', 'x-self-token', 'x-self-app', 'x-self-scopes']) {
     if (headers[name] !== undefined) picked[name] = headers[name];
   }
   if (!actorHeadersCheck.Check(picked)) {
@@ -105,13 +125,7 @@ export function actorFromHeaders(headers: Record<string, string | string[] | und
   }
   const h = picked as ActorHeaders;
   if (h['x-self-actor'] === 'person') return { kind: 'person', did: h['x-self-did'] };
-  const scopes = h['x-self-scopes'] ?? '';
-  return {
-    kind: 'app',
-    did: h['x-self-did'],
-    appId: h['x-self-app'],
-    scopes: scopes === '' ? [] : scopes.split(' '),
-  };
+  return { kind: 'app', did: h['x-self-did'], token: h['x-self-token'] };
 }
 
 const quoted = (etag: string): string => `"${etag}"`;
@@ -163,6 +177,9 @@ export function createInstanceServer(instance: Instance, opts: InstanceServerOpt
   // Concurrent data requests share one commit (group-commit.ts); each is answered after it.
   const group = new GroupCommit(instance);
 
+  const now = opts.now ?? Date.now;
+  const tokens = new AppTokens(instance, opts.appTokens ?? null, now);
+
   const ai = opts.ai ?? null;
   const assistant = new Assistant(instance, ai);
   const embeddingModel = ai?.connection.embeddingModel ?? null;
@@ -213,8 +230,18 @@ export function createInstanceServer(instance: Instance, opts: InstanceServerOpt
 
   app.register(async (v1: InstanceApp) => {
     v1.addHook('onRequest', async (request) => {
-      actors.set(request, actorFromHeaders(request.headers));
+      const claimed = actorFromHeaders(request.headers);
+      actors.set(
+        request,
+        claimed.kind === 'person' ? claimed : await tokens.authenticate(claimed.did, claimed.token),
+      );
     });
+
+    // Grants and the profile (grants/routes.ts): JSON bodies, in a scope of their own.
+    v1.register(async (scope: InstanceApp) => registerGrantRoutes(scope, { instance, actorOf, now }));
+    v1.register(async (scope: InstanceApp) =>
+      registerChainRoute(scope, { instance, actorOf, chain: opts.chain ?? null }),
+    );
 
     // The assistant (ai/routes.ts) and the OpenAI-compatible API (ai/openai-routes.ts), each in a
     // scope of its own: they take JSON bodies, and the OpenAI routes answer errors in OpenAI's shape.
