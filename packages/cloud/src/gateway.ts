@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { RouteTable, describeUnrouted } from '@self/http';
@@ -10,7 +11,7 @@ import { pino, type Logger } from 'pino';
 import { ChallengeStore } from './auth/challenges.js';
 import { OperatorAuth } from './auth/operator.js';
 import { personHooks, requestRateKey, type Hook } from './auth/principal.js';
-import { TokenBuckets, classOfKey, tokenBucketStore } from './auth/rate-limit.js';
+import { AppRateLimits, TokenBuckets, classOfKey, tokenBucketStore } from './auth/rate-limit.js';
 import { SessionManager } from './auth/sessions.js';
 import { bearerToken } from './auth/tokens.js';
 import { Sponsor } from './chain/sponsor.js';
@@ -22,6 +23,10 @@ import type { Provisioner } from './instances/index.js';
 import { CloudMetrics } from './metrics.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAuthRoutes } from './routes/auth.js';
+import { registerDeveloperRoutes } from './routes/developers.js';
+import { registerOAuthRoutes } from './oauth/routes.js';
+import { createOAuthServer } from './oauth/server.js';
+import { loadSigningKey } from './oauth/signing-key.js';
 import type { CloudApp, CloudContext } from './routes/context.js';
 import { registerForwardRoutes } from './routes/forward.js';
 import { registerIdentityRoutes } from './routes/identity.js';
@@ -69,6 +74,8 @@ export interface CloudOptions {
   challengeTtlMs?: number;
   /** Trust X-Forwarded-For for the client address (only behind a proxy you run). Default false. */
   trustProxy?: boolean;
+  /** Default: testnet when the chain has a sponsor, else production (no test users there). */
+  environment?: 'testnet' | 'production';
   /** Clock (tests). */
   now?: () => number;
 }
@@ -102,6 +109,11 @@ export const REDACTED_PATHS = [
   'operatorToken',
   'signature',
   '*.signature',
+  '*.client_secret',
+  '*.refresh_token',
+  '*.code',
+  '*.code_verifier',
+  '*.api_key',
 ];
 
 function cloudLogger(given: Logger | false | undefined): Logger {
@@ -138,6 +150,9 @@ export function createCloud(opts: CloudOptions): Cloud {
     const sessions = new SessionManager(db, { ttlMs: opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS, now });
     const challenges = new ChallengeStore(db, opts.challengeTtlMs ?? DEFAULT_CHALLENGE_TTL_MS, now);
     const operator = new OperatorAuth(db, opts.dataDir);
+    // App access tokens: signed with this key; instances verify them with its public half.
+    const signingKey = loadSigningKey(opts.dataDir);
+    opts.provisioner.setAppTokenIssuer({ issuer: publicUrl, keys: [signingKey.publicJwk] });
     const metrics = new CloudMetrics();
     const c = opts.chain;
     const chain = {
@@ -183,11 +198,32 @@ export function createCloud(opts: CloudOptions): Cloud {
     // JSON only outside /v1/i/ (whose scope takes raw bytes): anything else is 415.
     app.removeContentTypeParser('text/plain');
 
+    // Browser apps (public clients) call the OAuth endpoints and their people's instances from their
+    // own origins. Every credential here is a bearer header, never a cookie, so any origin may ask:
+    // without the token a cross-origin page learns nothing it could not fetch anyway.
+    app.register(cors, {
+      origin: '*',
+      methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH'],
+      allowedHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match', 'accept'],
+      exposedHeaders: [
+        'etag',
+        'x-self-version',
+        'last-modified',
+        'retry-after',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ],
+      maxAge: 600,
+    });
+
     const rateClasses = { ...DEFAULT_RATE_CLASSES, ...(opts.rateLimit ? opts.rateLimit.classes : {}) };
     let limiter: Hook | null = null;
+    let appLimits: AppRateLimits | null = null;
     if (opts.rateLimit !== false) {
       const allowed = new Set(opts.rateLimit?.allowList ?? []);
       const buckets = new TokenBuckets(rateClasses);
+      appLimits = new AppRateLimits(buckets, (ip) => allowed.has(ip));
       app.register(rateLimit, { global: false, store: tokenBucketStore(buckets) });
       app.after(() => {
         limiter = app.rateLimit({
@@ -195,10 +231,11 @@ export function createCloud(opts: CloudOptions): Cloud {
           max: (_request: FastifyRequest, key: string) => rateClasses[classOfKey(key)].burst,
           timeWindow: 60_000,
           allowList: (request: FastifyRequest) => allowed.has(request.ip),
-          errorResponseBuilder: (_request, context) =>
+          errorResponseBuilder: (request, context) =>
             new CloudError(429, 'rate_limit_exceeded', `rate limit exceeded, retry in ${context.after}`, {
               limit: context.max,
               retry_after_seconds: Math.ceil(context.ttl / 1000),
+              limit_scope: request.selfPrincipal ? 'person' : 'ip',
             }),
         }) as unknown as Hook;
       });
@@ -215,6 +252,9 @@ export function createCloud(opts: CloudOptions): Cloud {
     const limited = (): Hook[] => (limiter ? [limiter] : []);
 
     const ctx: CloudContext = {
+      environment: opts.environment ?? (c.sponsor ? 'testnet' : 'production'),
+      db,
+      dataDir: opts.dataDir,
       publicUrl,
       origin: signInOrigin(publicUrl),
       accounts,
@@ -229,6 +269,7 @@ export function createCloud(opts: CloudOptions): Cloud {
       hooks,
       now,
     };
+    const oauth = createOAuthServer(ctx, signingKey);
 
     app.after(() => {
       hooks.anonymous.push(...limited());
@@ -240,7 +281,13 @@ export function createCloud(opts: CloudOptions): Cloud {
       registerMeRoutes(app, ctx, rateClasses);
       registerIdentityRoutes(app, ctx);
       registerAdminRoutes(app, ctx);
-      registerForwardRoutes(app, ctx);
+      registerDeveloperRoutes(app, ctx);
+      registerOAuthRoutes(app, ctx, oauth);
+      registerForwardRoutes(app, ctx, {
+        access: oauth.access,
+        limits: appLimits,
+        grantRevoked: (did, grantId) => oauth.families.revokeGrant(did, grantId, 'grant_revoked'),
+      });
       app.setNotFoundHandler({ preHandler: hooks.anonymous }, (request, reply) => {
         const miss = describeUnrouted(routes, request.method, request.url);
         if (miss.status === 405) {

@@ -160,3 +160,36 @@ describe('logging', () => {
     expect(text).not.toContain('self_op_x');
   });
 });
+
+describe('cross-origin browser apps', () => {
+  it('answer preflights and expose the headers an SDK reads, for any origin (bearer tokens only, no cookies)', async () => {
+    const cloud = createCloud(options(join(root, 'cors')));
+    try {
+      const preflight = await cloud.app.inject({
+        method: 'OPTIONS',
+        url: '/v1/i/did:self:self1abc/data/default/k',
+        headers: {
+          origin: 'https://app.example',
+          'access-control-request-method': 'PUT',
+          'access-control-request-headers': 'authorization, content-type',
+        },
+      });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('*');
+      expect(String(preflight.headers['access-control-allow-methods'])).toContain('PUT');
+      expect(String(preflight.headers['access-control-allow-headers'])).toContain('authorization');
+      expect(preflight.headers['access-control-allow-credentials']).toBeUndefined();
+
+      const meta = await cloud.app.inject({
+        method: 'GET',
+        url: '/.well-known/oauth-authorization-server',
+        headers: { origin: 'https://app.example' },
+      });
+      expect(meta.statusCode).toBe(200);
+      expect(meta.headers['access-control-allow-origin']).toBe('*');
+      expect(String(meta.headers['access-control-expose-headers'])).toContain('retry-after');
+    } finally {
+      await cloud.close();
+    }
+  });
+});

@@ -13,11 +13,40 @@ export interface Principal {
   sessionExpiresAt: number;
 }
 
+/**
+ * An app acting for a person with an access token the gateway verified (routes/forward.ts): the
+ * token's claims, and the person's account for their tier's limits.
+ */
+export interface AppPrincipal {
+  /** The person whose instance the token reaches. */
+  did: string;
+  account: Account;
+  /** The OAuth client_id (the app's chain id). */
+  appId: string;
+  scopes: string[];
+  grantId: string;
+  familyId: string;
+  /** The access token itself, passed on so the instance verifies it again. */
+  token: string;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the identify hook: the person whose live session the request carries, else null. */
     selfPrincipal: Principal | null;
+    /** Set on instance routes for a request with a verified app access token, else null. */
+    selfApp: AppPrincipal | null;
   }
+}
+
+/**
+ * The access token of an `Authorization: Bearer <JWT>` header, or null: apps send JWTs (three
+ * base64url parts, longer than a session token), people send session tokens.
+ */
+export function appBearer(header: string | string[] | undefined): string | null {
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i.exec(header);
+  return match && match[1]!.length <= 12_288 ? match[1]! : null;
 }
 
 export type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;

@@ -1,4 +1,6 @@
 import Database from 'better-sqlite3-multiple-ciphers';
+import { DEVELOPER_MIGRATION } from './developer-schema.js';
+import { OAUTH_MIGRATION } from './oauth-schema.js';
 
 export type ControlDatabase = Database.Database;
 
@@ -53,6 +55,8 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX challenges_by_expiry ON challenges (expires_at);
   `,
+  DEVELOPER_MIGRATION,
+  OAUTH_MIGRATION,
 ];
 
 /**

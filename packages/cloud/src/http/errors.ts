@@ -23,6 +23,18 @@ export type CloudErrorCode =
   | 'rate_limit_exceeded'
   /** The chain, the sponsor or an instance cannot serve the request now; retry later. */
   | 'unavailable'
+  /** Test users exist only on testnets. */
+  | 'not_on_production'
+  /** OAuth 2.1 (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1) and the consent step. */
+  | 'invalid_grant'
+  | 'invalid_client'
+  | 'invalid_scope'
+  | 'unsupported_grant_type'
+  | 'unsupported_response_type'
+  | 'unauthorized_client'
+  | 'access_denied'
+  | 'invalid_token'
+  | 'request_expired'
   | 'internal_error';
 
 export class CloudError extends Error {

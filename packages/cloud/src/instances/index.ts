@@ -1,5 +1,6 @@
 /** Running people's instances: the Provisioner contract and the local instance manager. */
 export type {
+  AppTokenIssuer,
   InstanceRequest,
   InstanceResponse,
   InstanceSpec,

@@ -4,6 +4,7 @@ import { toHex } from '@self/crypto';
 import {
   parseReadyEvent,
   type AiConnection,
+  type AppTokenConfig,
   type AnchorSchedule,
   type ChainConnection,
   type InstanceProcessCommand,
@@ -44,6 +45,8 @@ export interface ConfigureOptions {
   logLevel: ProcessLogLevel;
   /** The private AI this instance may use (its key is a secret: stdin only). */
   ai: AiConnection | null;
+  /** Who signs app access tokens, and its public keys; null: the instance refuses every app. */
+  appTokens: AppTokenConfig | null;
   readyTimeoutMs: number;
 }
 
@@ -138,6 +141,7 @@ export class InstanceProcess {
       endpoint: opts.endpoint,
       logLevel: opts.logLevel,
       ai: opts.ai,
+      appTokens: opts.appTokens,
     };
     this.child.stdin.write(`${JSON.stringify(config)}\n`);
     let ready: ReadyEvent;

@@ -37,6 +37,7 @@ import type {
   InstanceState,
   InstanceStatus,
   Placement,
+  AppTokenIssuer,
   Provisioner,
   Tier,
 } from './types.js';
@@ -158,6 +159,12 @@ export class LocalProvisioner implements Provisioner {
   private readonly entries = new Map<string, Entry>();
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
+  /** Who signs app tokens; null until the cloud says (instances then refuse every app request). */
+  private appTokens: AppTokenIssuer | null = null;
+
+  setAppTokenIssuer(issuer: AppTokenIssuer): void {
+    this.appTokens = { issuer: issuer.issuer, keys: [...issuer.keys] };
+  }
 
   constructor(private readonly opts: LocalProvisionerOptions) {
     if (!(opts.hostKey instanceof Uint8Array) || opts.hostKey.length !== 32) {
@@ -431,6 +438,7 @@ export class LocalProvisioner implements Provisioner {
         endpoint: `${publicUrl}/v1/i/${entry.did}`,
         logLevel: this.opts.logLevel ?? 'warn',
         ai: aiConnectionFor(this.opts.ai, entry.tier),
+        appTokens: this.appTokens,
         readyTimeoutMs: this.opts.readyTimeoutMs ?? 15_000,
       });
     } catch (err) {

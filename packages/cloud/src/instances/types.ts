@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Tier } from '@self/instance';
+import type { JWK } from 'jose';
 
 /**
  * The contract between the gateway and whatever runs people's instances (docs: Contract 3 of the
@@ -70,8 +71,24 @@ export interface InstanceStatus {
   sandbox: string;
 }
 
+/**
+ * Who signs app access tokens (the cloud's OAuth authorization server) and its public keys, so
+ * each instance verifies app tokens itself (docs/scopes.md).
+ */
+export interface AppTokenIssuer {
+  /** The `iss` of every access token: the cloud's public URL. */
+  issuer: string;
+  /** Public JWKs (Ed25519, `kty: OKP`, `crv: Ed25519`, with `kid`), newest first. */
+  keys: JWK[];
+}
+
 export interface Provisioner {
   readonly kind: string;
+  /**
+   * Tells instances which issuer and keys sign app tokens; called once by createCloud before any
+   * request. Instances started afterwards get it in their configuration.
+   */
+  setAppTokenIssuer(issuer: AppTokenIssuer): void;
   /** Creates the instance (it does not start it); ProvisionerError 'exists' for a DID it has. */
   provision(spec: InstanceSpec): Promise<Placement>;
   /** Starts the instance on demand and restarts it after a crash; answers the instance's response. */

@@ -7,6 +7,7 @@ import type { OperatorAuth } from '../auth/operator.js';
 import type { Hook } from '../auth/principal.js';
 import type { SessionManager } from '../auth/sessions.js';
 import type { AccountStore } from '../db/accounts.js';
+import type { ControlDatabase } from '../db/database.js';
 import type { Provisioner } from '../instances/index.js';
 import type { CloudMetrics } from '../metrics.js';
 import type { SignupChain, SignupService } from '../signup/signup.js';
@@ -26,6 +27,12 @@ export interface CloudContext {
   publicUrl: string;
   /** signInOrigin(publicUrl): what sign-in signatures must name. */
   origin: string;
+  /** testnet: test users and sponsorship exist; production: never a test user. */
+  environment: 'testnet' | 'production';
+  /** The control database (tables: db/database.ts and the *-schema.ts files beside it). */
+  db: ControlDatabase;
+  /** The cloud's own directory (control.db, operator.token and key files, all 0600). */
+  dataDir: string;
   accounts: AccountStore;
   sessions: SessionManager;
   challenges: ChallengeStore;
