@@ -1,8 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { registerAi } from './commands/ai.js';
+import { registerApps } from './commands/apps.js';
 import { registerAudit } from './commands/audit.js';
 import { registerChat } from './commands/chat.js';
+import { registerConsent } from './commands/consent.js';
 import { registerData } from './commands/data.js';
+import { registerDev } from './commands/dev.js';
 import { registerExport } from './commands/export.js';
 import { registerIdentity } from './commands/identity.js';
 import { registerInstances } from './commands/instances.js';
@@ -44,6 +47,9 @@ registerChat(program);
 registerMemory(program);
 registerAi(program);
 registerInstances(program);
+registerConsent(program);
+registerApps(program);
+registerDev(program);
 
 try {
   await program.parseAsync(process.argv);

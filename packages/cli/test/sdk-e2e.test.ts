@@ -1,0 +1,143 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TEST_MODEL_REPLY } from '@self/ai';
+import { testModelPath } from '@self/ai/testing';
+import { SELFClient, SELFDeveloper, SELFError, type SELFSession } from '@self/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ok, runSelf, startSelfUp, type Device, type SelfUp } from './support/self-cli.js';
+
+/**
+ * Issue 6's "done when", from a fresh clone: `self up` (with the project's test model behind the
+ * private AI), a developer who registers and creates an app with the CLI (signed on their device,
+ * committed on chain), then an app built on @self/sdk that signs a test user in, gets consent,
+ * stores and reads data and chats; the person revokes, and the app's next call is refused at once.
+ */
+
+const root = mkdtempSync(join(tmpdir(), 'self-sdk-e2e-'));
+const REDIRECT = 'http://127.0.0.1:7788/callback';
+const SCOPES = ['storage:read', 'storage:write', 'ai:chat', 'profile:read', 'chain:read'];
+let up: SelfUp | null = null;
+let url = '';
+const dev: Device = {
+  home: join(root, 'dev'),
+  passphrase: 'a long and private passphrase',
+  server: () => url,
+};
+const self = (args: string[]) => ok(runSelf(dev, args));
+
+beforeAll(async () => {
+  const model = await testModelPath();
+  up = await startSelfUp(join(root, 'data'), [
+    ...['--port', '0', '--validators', '1'],
+    ...['--model', model, '--allow-test-model'],
+  ]);
+  url = up.url;
+}, 240_000);
+
+afterAll(async () => {
+  await up?.stop();
+  rmSync(root, { recursive: true, force: true });
+}, 60_000);
+
+describe('a developer, an app on @self/sdk and a test user, against self up', { timeout: 240_000 }, () => {
+  let apiKey = '';
+  let appId = '';
+  let session: SELFSession;
+  let personToken = '';
+
+  it('the developer registers and creates an app with the CLI', () => {
+    self(['signup', '--tier', 'free']);
+    const reg = self(['dev', 'register', '--email', 'dev@notes.example', '--project', 'Notes']);
+    apiKey = /api key +(self_dk_[A-Za-z0-9_-]{43})/.exec(reg.out)![1]!;
+    const created = JSON.parse(
+      self([
+        '--json',
+        'dev',
+        'apps',
+        'create',
+        '--name',
+        'Notes',
+        '--redirect-uri',
+        REDIRECT,
+        ...SCOPES.flatMap((scope) => ['--scope', scope]),
+      ]).out,
+    ) as { app_id: string };
+    appId = created.app_id;
+    expect(appId).toMatch(/^app_[0-9a-f]{32}$/);
+  });
+
+  it('a test user signs in to the app and consents; the SDK gets a session for their instance', async () => {
+    const developer = new SELFDeveloper({ apiKey, environment: { baseUrl: url } });
+    const user = await developer.createTestUser({ tier: 'free' });
+    personToken = user.sessionToken;
+    const client = new SELFClient({ appId, environment: { baseUrl: url }, redirectUri: REDIRECT });
+    const pending = await client.authorizationUrl({
+      permissions: SCOPES,
+    });
+    const decision = await user.approve(pending.url);
+    expect(decision.error ?? null).toBeNull();
+    expect(decision.iss).toBe(url);
+    session = await client.handleRedirect(decision.redirectTo, { pending });
+    expect(session.did).toBe(user.did);
+    expect(session.instanceUrl).toBe(`${url}/v1/i/${user.did}`);
+    expect([...session.scopes].sort()).toEqual([
+      'ai:chat',
+      'chain:read',
+      'profile:read',
+      'storage:read',
+      'storage:write',
+    ]);
+    expect((await session.profile()).did).toBe(user.did);
+    // chain:read: the person's public account, read by their instance from the chain.
+    const chain = await fetch(`${session.instanceUrl}/chain`, {
+      headers: { authorization: `Bearer ${(await session.accessToken()).accessToken}` },
+    });
+    expect(chain.status).toBe(200);
+    expect(await chain.json()).toMatchObject({
+      did: user.did,
+      address: user.did.slice('did:self:'.length),
+      balance: expect.any(Number),
+      did_document: expect.objectContaining({}),
+    });
+  });
+
+  it('stores, lists and reads data in the app’s own namespace', async () => {
+    await session.storage.save({ key: 'settings', value: { theme: 'dark', n: 3 } });
+    await session.storage.save({ key: 'notes/1', value: 'buy milk' });
+    expect(await session.storage.get('settings')).toEqual({ theme: 'dark', n: 3 });
+    expect(await session.storage.get('missing')).toBeNull();
+    const listed = await session.storage.list({ prefix: 'notes/' });
+    expect(listed.items.map((i) => i.key)).toEqual(['notes/1']);
+    // The person's own collections need a collection scope this app was not granted.
+    await expect(session.storage.collection('notes').list()).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
+  });
+
+  it('chats with the person’s private AI, whole and streamed', async () => {
+    const reply = await session.ai.chat({ message: 'Help me plan my day' });
+    expect(reply.content).toBe(TEST_MODEL_REPLY);
+    expect(reply.usage.completionTokens).toBeGreaterThan(0);
+    let streamed = '';
+    let chunks = 0;
+    for await (const delta of session.ai.chatStream({ message: 'And tomorrow?' })) {
+      streamed += delta;
+      chunks++;
+    }
+    expect(streamed).toBe(TEST_MODEL_REPLY);
+    expect(chunks).toBeGreaterThan(1);
+  });
+
+  it('the person revokes the app: its very next call is refused', async () => {
+    const res = await fetch(`${url}/v1/me/apps/${session.grantId}/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${personToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(200);
+    const err = await session.storage.get('settings').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SELFError);
+    expect((err as SELFError).code).toBe('UNAUTHENTICATED');
+  });
+});
