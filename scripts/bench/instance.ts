@@ -31,10 +31,10 @@ import {
   utf8,
   type DeviceIdentity,
 } from '@self/crypto';
-import { encodeSignedTransaction, signTransaction, type Transaction } from '@self/chain';
 import { openInstanceDatabase } from '@self/instance';
 import { LocalProvisioner } from '@self/cloud';
 import { httpLoad } from './lib/http-load.js';
+import { signupTransaction } from './lib/self-up.js';
 import { median, round } from './lib/timing.js';
 
 const BIN = fileURLToPath(new URL('../../packages/cli/bin/self.js', import.meta.url));
@@ -119,24 +119,7 @@ for (let i = 0; i < signups; i++) people.push(identityFromSeed(sha512(utf8(`benc
 const signupMs: number[] = [];
 const sessions: Array<{ did: string; token: string }> = [];
 for (const person of people) {
-  const tx: Transaction<'did.create'> = {
-    v: 1,
-    chain_id: status.chain_id,
-    kind: 'did.create',
-    nonce: 1,
-    point_price: 1,
-    body: {
-      document: {
-        root_key: person.rootPublicKey,
-        encryption_key: person.encryptionPublicKey,
-        delegates: [],
-        services: [],
-      },
-    },
-  };
-  const transaction = Buffer.from(encodeSignedTransaction(signTransaction(tx, person.account))).toString(
-    'base64url',
-  );
+  const transaction = signupTransaction(status.chain_id, person);
   const t0 = performance.now();
   const res = await postJson('/v1/signup', { tier: 'pro', transaction });
   signupMs.push(performance.now() - t0);

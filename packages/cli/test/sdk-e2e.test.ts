@@ -1,10 +1,13 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TEST_MODEL_REPLY } from '@self/ai';
 import { testModelPath } from '@self/ai/testing';
 import { SELFClient, SELFDeveloper, SELFError, type SELFSession } from '@self/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/free-port.js';
 import { ok, runSelf, startSelfUp, type Device, type SelfUp } from './support/self-cli.js';
 
 /**
@@ -16,8 +19,11 @@ import { ok, runSelf, startSelfUp, type Device, type SelfUp } from './support/se
 
 const root = mkdtempSync(join(tmpdir(), 'self-sdk-e2e-'));
 const REDIRECT = 'http://127.0.0.1:7788/callback';
+const EXAMPLE = fileURLToPath(new URL('../../../examples/notes-app/src/server.ts', import.meta.url));
 const SCOPES = ['storage:read', 'storage:write', 'ai:chat', 'profile:read', 'chain:read'];
 let up: SelfUp | null = null;
+/** The developer's API key, from `self dev register`. */
+let apiKey = '';
 let url = '';
 const dev: Device = {
   home: join(root, 'dev'),
@@ -41,7 +47,6 @@ afterAll(async () => {
 }, 60_000);
 
 describe('a developer, an app on @self/sdk and a test user, against self up', { timeout: 240_000 }, () => {
-  let apiKey = '';
   let appId = '';
   let session: SELFSession;
   let personToken = '';
@@ -139,5 +144,85 @@ describe('a developer, an app on @self/sdk and a test user, against self up', { 
     const err = await session.storage.get('settings').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SELFError);
     expect((err as SELFError).code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('examples/notes-app against the same cloud', { timeout: 240_000 }, () => {
+  let app: ChildProcess | null = null;
+  afterAll(() => {
+    app?.kill('SIGTERM');
+  });
+
+  it('signs a test user in, saves and lists a note, streams an answer from the AI, and disconnects', async () => {
+    const port = await freePort('127.0.0.1');
+    const base = `http://127.0.0.1:${port}`;
+    const created = JSON.parse(
+      self([
+        ...['--json', 'dev', 'apps', 'create', '--name', 'Notes example'],
+        ...['--redirect-uri', `${base}/callback`],
+        ...['storage:read', 'storage:write', 'ai:chat', 'profile:read'].flatMap((s) => ['--scope', s]),
+      ]).out,
+    ) as { app_id: string };
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', EXAMPLE, '--app-id', created.app_id, '--self-url', url, '--port', String(port)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    app = proc;
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout!.on('data', (c: Buffer) => {
+        if (c.toString('utf8').includes('notes app on')) resolve();
+      });
+      proc.once('exit', (code) => reject(new Error(`the example exited (${code})`)));
+    });
+
+    // A browser, by hand: one cookie, redirects followed only where a browser would go next.
+    let cookie = '';
+    const visit = async (path: string, form?: Record<string, string>): Promise<Response> => {
+      const res = await fetch(path.startsWith('http') ? path : base + path, {
+        method: form ? 'POST' : 'GET',
+        redirect: 'manual',
+        headers: {
+          ...(cookie ? { cookie } : {}),
+          ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        },
+        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+      });
+      const set = res.headers.get('set-cookie');
+      if (set) cookie = set.split(';')[0]!;
+      return res;
+    };
+    const csrfOf = (html: string): string => /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+
+    await (await visit('/')).text();
+    const login = await visit('/login');
+    expect(login.status).toBe(303);
+    const authorize = login.headers.get('location')!;
+    expect(authorize.startsWith(`${url}/oauth/authorize?`)).toBe(true);
+
+    const developer = new SELFDeveloper({ apiKey, environment: { baseUrl: url } });
+    const user = await developer.createTestUser({ tier: 'free' });
+    const decision = await user.approve(authorize);
+    const callback = await visit(decision.redirectTo);
+    expect(callback.status).toBe(303);
+
+    const home = await (await visit('/')).text();
+    expect(home).toContain('Disconnect from SELF');
+    const saved = await visit('/notes', { csrf: csrfOf(home), text: 'buy oat milk' });
+    expect(saved.status).toBe(303);
+    const after = await (await visit('/')).text();
+    expect(after).toContain('buy oat milk');
+
+    const answer = await (await visit('/ask', { csrf: csrfOf(after), q: 'Plan my day' })).text();
+    expect(answer).toContain(TEST_MODEL_REPLY);
+
+    const gone = await visit('/disconnect', { csrf: csrfOf(after) });
+    expect(gone.status).toBe(200);
+    expect(await gone.text()).toContain('can no longer reach your instance');
+    // The grant is revoked at the person's instance, not just forgotten by the app.
+    const grants = (await (
+      await fetch(`${url}/v1/me/apps`, { headers: { authorization: `Bearer ${user.sessionToken}` } })
+    ).json()) as { apps: Array<{ grant: { state: string } }> };
+    expect(grants.apps.map((a) => a.grant.state)).toEqual(['revoked']);
   });
 });
