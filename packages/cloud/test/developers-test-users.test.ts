@@ -86,7 +86,7 @@ describe('developer test users', () => {
     expect(resolved.didDocument).toMatchObject({ id: did });
     const me = await call(testnet.url, 'GET', '/v1/me', { token: session.token });
     expect(me.status, JSON.stringify(me.body)).toBe(200);
-    expect(me.body).toMatchObject({ did, tier: 'growth', state: 'active' });
+    expect(me.body).toMatchObject({ did, tier: 'growth', state: 'active', test: true });
     const put = await call(testnet.url, 'PUT', `/v1/i/${did}/data/notes/a`, {
       token: session.token,
       body: 'hi',

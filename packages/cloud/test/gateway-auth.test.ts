@@ -90,6 +90,7 @@ describe('sign-in and sessions', () => {
     const me = await call(gw.url, 'GET', '/v1/me', { token });
     expect(me.status).toBe(200);
     expect(me.body.did).toBe(alice.did);
+    expect(me.body.test).toBe(false);
   });
 
   it('refuses a replayed challenge, even with the signature that just worked', async () => {

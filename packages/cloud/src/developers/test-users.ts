@@ -68,6 +68,11 @@ export class TestUserStore {
     return row.n;
   }
 
+  /** Whether `did` is a test user (of any developer): the cloud marks them wherever it shows them. */
+  isTestUser(did: string): boolean {
+    return this.db.prepare('SELECT 1 FROM test_users WHERE did = ?').get(did) !== undefined;
+  }
+
   /**
    * The account key of a test user, for signing as their device would; null unless `did` is a
    * test user of that developer (a developer drives only their own fixtures).

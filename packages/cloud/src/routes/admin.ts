@@ -1,14 +1,15 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { notFound } from '../http/errors.js';
 import { NoQuery } from '../http/schemas.js';
+import { TestUserStore } from '../developers/test-users.js';
 import { accountJson } from '../http/views.js';
 import type { CloudApp, CloudContext } from './context.js';
 
 /**
  * GET /v1/admin/instances (Authorization: Bearer <operator token>) → {instances: [InstanceStatus
  * fields as the provisioner reports them (did, instanceId, tier, state, pid, storageBytes,
- * quotaBytes, lastActiveAt, sandbox), account: {did, address, tier, mode, state, quota_bytes,
- * created_at, failure?} | null]}.
+ * quotaBytes, lastActiveAt, sandbox), test (a testnet's test user), account: {did, address, tier,
+ * mode, state, quota_bytes, created_at, failure?} | null]}.
  *
  * POST /v1/admin/instances/:did/stop → {did, state}: stops the instance's process now (its data stays;
  * the next request for it starts it again). For maintenance and for measuring cold starts.
@@ -20,6 +21,7 @@ const DidParams = Type.Object(
 );
 type DidParams = Static<typeof DidParams>;
 export function registerAdminRoutes(app: CloudApp, ctx: CloudContext): void {
+  const testUsers = new TestUserStore(ctx.db);
   app.get(
     '/v1/admin/instances',
     { onRequest: [...ctx.hooks.operator], schema: { querystring: NoQuery } },
@@ -28,7 +30,11 @@ export function registerAdminRoutes(app: CloudApp, ctx: CloudContext): void {
       return {
         instances: statuses.map((status) => {
           const account = ctx.accounts.get(status.did);
-          return { ...status, account: account ? accountJson(account) : null };
+          return {
+            ...status,
+            test: testUsers.isTestUser(status.did),
+            account: account ? accountJson(account) : null,
+          };
         }),
       };
     },
