@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_MODEL_REPLY } from '@self/ai';
 import { testModelPath } from '@self/ai/testing';
+import { build } from 'esbuild';
+import { chromium, type Browser } from 'playwright-core';
 import { SELFClient, SELFDeveloper, SELFError, type SELFSession } from '@self/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/free-port.js';
@@ -20,6 +23,7 @@ import { ok, runSelf, startSelfUp, type Device, type SelfUp } from './support/se
 const root = mkdtempSync(join(tmpdir(), 'self-sdk-e2e-'));
 const REDIRECT = 'http://127.0.0.1:7788/callback';
 const EXAMPLE = fileURLToPath(new URL('../../../examples/notes-app/src/server.ts', import.meta.url));
+const SDK_ENTRY = fileURLToPath(new URL('../../sdk/src/index.ts', import.meta.url));
 const SCOPES = ['storage:read', 'storage:write', 'ai:chat', 'profile:read', 'chain:read'];
 let up: SelfUp | null = null;
 /** The developer's API key, from `self dev register`. */
@@ -224,5 +228,98 @@ describe('examples/notes-app against the same cloud', { timeout: 240_000 }, () =
       await fetch(`${url}/v1/me/apps`, { headers: { authorization: `Bearer ${user.sessionToken}` } })
     ).json()) as { apps: Array<{ grant: { state: string } }> };
     expect(grants.apps.map((a) => a.grant.state)).toEqual(['revoked']);
+  });
+});
+
+describe('@self/sdk in Chromium, from an app on another origin', { timeout: 240_000 }, () => {
+  let browser: Browser | null = null;
+  let site: Server | null = null;
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (site ? site.close(() => resolve()) : resolve()));
+  });
+
+  it('authenticate() goes to the consent page and back, then storage and the AI work from the browser', async () => {
+    // The SDK bundled for browsers: platform 'browser' refuses any Node built-in it might import.
+    const bundle = await build({
+      entryPoints: [SDK_ENTRY],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+    });
+    const sdkJs = bundle.outputFiles[0]!.text;
+
+    const port = await freePort('127.0.0.1');
+    const origin = `http://127.0.0.1:${port}`;
+    const created = JSON.parse(
+      self([
+        ...['--json', 'dev', 'apps', 'create', '--name', 'Browser notes'],
+        ...['--redirect-uri', `${origin}/callback`],
+        ...['storage:read', 'storage:write', 'ai:chat'].flatMap((s) => ['--scope', s]),
+      ]).out,
+    ) as { app_id: string };
+    // The app's page, the same on / and /callback: authenticate() starts or finishes the sign-in.
+    const appJs = `import { SELFClient, localStorageTokenStore } from '/sdk.js';
+const client = new SELFClient({
+  appId: ${JSON.stringify(created.app_id)},
+  environment: { baseUrl: ${JSON.stringify(url)} },
+  redirectUri: ${JSON.stringify(`${origin}/callback`)},
+  tokenStore: localStorageTokenStore({ key: 'browser-notes' }),
+});
+window.result = (async () => {
+  const session = await client.authenticate({ permissions: ['storage:read', 'storage:write', 'ai:chat'] });
+  await session.storage.save({ key: 'from-the-browser', value: { ok: true } });
+  const got = await session.storage.get('from-the-browser');
+  const chat = await session.ai.chat({ message: 'Hello from a browser' });
+  let streamed = '';
+  for await (const delta of session.ai.chatStream({ message: 'Again' })) streamed += delta;
+  return { did: session.did, got, chat: chat.content, streamed, address: location.href };
+})().catch((e) => ({ error: String(e), code: e.code }));`;
+    site = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/sdk.js' || path === '/app.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript' }).end(path === '/sdk.js' ? sdkJs : appJs);
+      } else {
+        res
+          .writeHead(200, { 'content-type': 'text/html' })
+          .end('<!doctype html><title>Browser notes</title><script type="module" src="/app.js"></script>');
+      }
+    });
+    await new Promise<void>((resolve) => site!.listen(port, '127.0.0.1', resolve));
+
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    const page = await browser.newPage();
+    await page.goto(`${origin}/`);
+    // authenticate() sent the browser to the cloud's consent page.
+    await page.waitForURL(`${url}/oauth/authorize?**`, { timeout: 30_000 });
+    const code = (await page.locator('.code').textContent())!.trim();
+    const developer = new SELFDeveloper({ apiKey, environment: { baseUrl: url } });
+    const user = await developer.createTestUser({ tier: 'free' });
+    await user.approve(code);
+    // The page learns the decision and comes back; the app's page finishes the sign-in.
+    await page.waitForURL(`${origin}/callback**`, { timeout: 30_000 });
+    await page.waitForFunction(() => 'result' in globalThis, undefined, { timeout: 30_000 });
+    const result = await page.evaluate(() => (globalThis as unknown as { result: Promise<unknown> }).result);
+    expect(result).toEqual({
+      did: user.did,
+      got: { ok: true },
+      chat: TEST_MODEL_REPLY,
+      streamed: TEST_MODEL_REPLY,
+      // The code left the address bar once it was exchanged.
+      address: `${origin}/callback`,
+    });
   });
 });
