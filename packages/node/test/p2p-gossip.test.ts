@@ -1,7 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { equalBytes } from '@self/crypto';
 import { topicName } from '../src/p2p/index.js';
-import { CHAIN_ID, testNode, voteBytes, waitFor, waitForMesh, type TestNode } from './p2p-helpers.js';
+import {
+  CHAIN_ID,
+  testNode,
+  voteBytes,
+  waitFor,
+  waitForMesh,
+  waitForMeshPeers,
+  type TestNode,
+} from './p2p-helpers.js';
 
 let nodes: TestNode[] = [];
 
@@ -24,11 +32,16 @@ describe('gossip over libp2p', () => {
     await waitForMesh([a, b, c], topicName(CHAIN_ID, 'vote'), 1);
     await waitForMesh([a, b, c], topicName(CHAIN_ID, 'tx'), 1);
     await waitForMesh([a, b, c], topicName(CHAIN_ID, 'block'), 1);
-    // The bootstrap node relays between b and c: it must know both subscribed before anything is
-    // sent (under load the second subscription can arrive late, and then only gossip's lazy
-    // IHAVE path, heartbeats later, would deliver).
-    for (const topic of ['vote', 'tx', 'block'] as const)
-      await waitForMesh([a], topicName(CHAIN_ID, topic), 2);
+    // The bootstrap node relays between b and c: both must be in its mesh, and it in theirs,
+    // before anything is sent (a node forwards only to its mesh; under load a peer can be known
+    // as subscribed a heartbeat before it is grafted, and then only gossip's lazy IHAVE path,
+    // heartbeats later, would deliver).
+    for (const topic of ['vote', 'tx', 'block'] as const) {
+      const name = topicName(CHAIN_ID, topic);
+      await waitForMeshPeers(a, name, [b, c]);
+      await waitForMeshPeers(b, name, [a]);
+      await waitForMeshPeers(c, name, [a]);
+    }
 
     const vote = voteBytes();
     b.node.broadcast({ t: 'vote', data: vote });

@@ -73,6 +73,19 @@ export async function waitForMesh(
   );
 }
 
+/**
+ * Waits until `node`'s gossip mesh for `topic` holds every one of `peers`. Seeing a peer subscribed
+ * is not enough: a node forwards only to its mesh, which a subscription joins by GRAFT at the
+ * next heartbeat. Until then a relayed message reaches that peer only by the lazy IHAVE path, a
+ * heartbeat or more later, which a loaded machine can stretch past a test's wait.
+ */
+export async function waitForMeshPeers(node: TestNode, topic: string, peers: TestNode[]): Promise<void> {
+  await waitFor(() => {
+    const mesh = new Set(node.node.libp2p.services.pubsub.getMeshPeers(topic));
+    return peers.every((p) => mesh.has(p.node.peerId));
+  }, `${peers.length} peer(s) in the gossip mesh on ${topic}`);
+}
+
 const validatorKey = accountKeysFromSeed(sha512(utf8('p2p-test-validator')), 'ed25519').account;
 
 /** A genuine signed prevote (nil) for `chainId`. */
