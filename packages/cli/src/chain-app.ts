@@ -1,21 +1,11 @@
+import type { AppRecord } from '@self/chain';
 import { didFromAddress } from '@self/crypto';
 import { NodeApiError, NodeClient } from '@self/node/client';
 import { CliError } from './errors.js';
 import { fromChain } from './commands/signup.js';
 
-/** An app as SELF Chain holds it (GET /v1/apps/{id} of a node). */
-export interface ChainApp {
-  app_id: string;
-  owner: string;
-  owner_did: string;
-  name: string;
-  logo_uri: string;
-  redirect_uris: string[];
-  scopes: string[];
-  active: boolean;
-  created_height: number;
-  updated_height: number;
-}
+/** An app as SELF Chain holds it (GET /v1/apps/{id} of a node): the record and its owner's DID. */
+export type ChainApp = AppRecord & { owner_did: string };
 
 /**
  * The app's record from a chain node: `nodeUrl` is a SELF node's API, or a cloud, which forwards

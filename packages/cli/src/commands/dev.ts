@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { encodeSignedTransaction, type SignedTransaction } from '@self/chain';
+import { APP_ID_RE } from '@self/crypto';
 import { NodeClient } from '@self/node/client';
 import { CliError } from '../errors.js';
 import { step, unlockIdentity, type CloudClient } from '../device/index.js';
@@ -235,7 +236,7 @@ export function registerDev(program: Command): void {
       const price = parsePositive(opts.price, '--price');
       if (opts.inactive === true && opts.active === true)
         throw new CliError('give --active or --inactive, not both', 2);
-      if (!/^app_[0-9a-f]{32}$/.test(appId))
+      if (!APP_ID_RE.test(appId))
         throw new CliError(
           `"${appId}" is not an app id (app_ and 32 hex digits); \`self dev apps ls\` lists yours`,
           2,

@@ -1,4 +1,4 @@
-import { didFromAddress } from '@self/crypto';
+import { APP_ID_RE, didFromAddress } from '@self/crypto';
 import type { NodeClient } from '@self/node/client';
 import type { Logger } from 'pino';
 import type { AppStore, RegisteredApp } from '../developers/apps.js';
@@ -37,7 +37,7 @@ export class Clients {
 
   /** The registry's active app, without asking the chain (token and introspection endpoints). */
   registered(clientId: string): RegisteredApp | undefined {
-    if (!/^app_[0-9a-f]{32}$/.test(clientId)) return undefined;
+    if (!APP_ID_RE.test(clientId)) return undefined;
     const app = this.apps.get(clientId);
     return app && app.active ? app : undefined;
   }
